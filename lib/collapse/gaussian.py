@@ -176,3 +176,27 @@ def cli_setup(runs: int, M: int, rng: np.random.Generator, estimator: str = "unb
     """``python -m collapse simulate gaussian``: ``D_0`` = M draws of N(mean, std²) per run."""
     family = Gaussian(estimator=estimator)
     return family, family.sample(params(mean, std, runs=runs), M, rng), True
+
+
+def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator, mixing=None,
+                  estimator: str = "unbiased", exact: bool | None = None, mean: float = 0.0,
+                  std: float = 1.0, **options):
+    """§4.2 in one call: ``runs`` independent chains that start from ``M`` draws of
+    ``N(mean, std²)`` and refit a 1-D Gaussian for ``generations`` generations.
+
+    ``exact=None`` uses the exact sufficient statistics whenever the mixing rule
+    allows it (replace, accumulate). Returns the loop's :class:`~collapse.loop.History`;
+    its table has a column ``M``.
+    """
+    from . import loop
+
+    mixing = loop.Replace() if mixing is None else mixing
+    exact = mixing.exact if exact is None else exact
+    family = Gaussian(estimator=estimator)
+    truth = params(mean, std, runs=runs)
+    M = validate.integer("M", M, minimum=2)
+    validate.integer("generations", generations, minimum=1)
+    initial = family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)
+    history = loop.simulate(family, initial, generations, M, rng, mixing, exact=exact, **options)
+    history.table["M"] = M
+    return history

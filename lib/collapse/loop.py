@@ -40,10 +40,38 @@ def _subset(data: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     n = data.shape[1]
     if k == n:
         return data
-    keys = rng.random(data.shape[:2])
-    index = np.argpartition(keys, k - 1, axis=1)[:, :k] if k > 0 else keys[:, :0].astype(int)
+    if k == 0:
+        return data[:, :0]
+    if 50 * k < n:  # small subset of a large pool: O(k) per run (numpy uses Floyd's method)
+        index = np.stack([rng.choice(n, k, replace=False) for _ in range(data.shape[0])])
+    else:
+        index = np.argpartition(rng.random(data.shape[:2]), k - 1, axis=1)[:, :k]
     index = index.reshape(index.shape + (1,) * (data.ndim - 2))
     return np.take_along_axis(data, index, axis=1)
+
+
+class _GrowingPool:
+    """All data produced so far, in a buffer that doubles when full (appending is O(1)
+    amortised instead of copying the whole pool every generation)."""
+
+    def __init__(self, data: np.ndarray):
+        self.size = data.shape[1]
+        self.buffer = np.array(data, copy=True)
+
+    def append(self, new: np.ndarray) -> None:
+        needed = self.size + new.shape[1]
+        if needed > self.buffer.shape[1]:
+            shape = list(self.buffer.shape)
+            shape[1] = max(needed, 2 * shape[1])
+            grown = np.empty(shape, dtype=np.result_type(self.buffer, new))
+            grown[:, : self.size] = self.buffer[:, : self.size]
+            self.buffer = grown
+        self.buffer[:, self.size : needed] = new
+        self.size = needed
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.buffer[:, : self.size]
 
 
 def _join(a, b):
@@ -99,7 +127,7 @@ class Pool:
         return size
 
     def training_set(self, new, memory: Memory, size: int, rng, join=_join):
-        return _subset(memory.pool, size, rng)
+        return _subset(memory.pool.data, size, rng)
 
 
 @dataclass(frozen=True)
@@ -279,7 +307,7 @@ def simulate(
     if state is None:
         state = dict(generation=0, data=data,
                      memory=Memory(original=data, previous=data,
-                                   pool=data if mixing.needs_pool else None),
+                                   pool=_GrowingPool(data) if mixing.needs_pool else None),
                      columns=[], kept={})
     else:
         rng.bit_generator.state = state["rng"]
@@ -306,7 +334,7 @@ def simulate(
             new = draw(params, mixing.model_draws(size), rng)
             memory = state["memory"]
             if mixing.needs_pool:
-                memory.pool = join(memory.pool, new)
+                memory.pool.append(new)
             data = mixing.training_set(new, memory, size, rng, join)
             memory.previous = data
             state["data"] = data

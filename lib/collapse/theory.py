@@ -91,6 +91,12 @@ def data_variance(sizes, sigma: float = 1.0, estimator: str = "unbiased",
     return sigma**2 * np.concatenate([[1.0], expected_q[:-1] + expected_p[1:-1]])
 
 
+def expected_variance_estimate(sizes, sigma=1.0, estimator="unbiased", generations=None):
+    """Exact ``E[σ̂²_g] = σ² E[P_g]``: ``σ²`` if unbiased, ``σ² ∏ (M_k − 1)/M_k`` for ML."""
+    sizes = _sizes(sizes, generations)
+    return sigma**2 * np.exp(_cumulative(sizes, 1.0, estimator))[1:]
+
+
 def expected_mean_error(sizes, sigma=1.0, estimator="unbiased", generations=None):
     """Exact ``E[(µ̂_g − µ)²] = σ² Σ_{k≤g} E[P_{k−1}]/M_k`` (``σ² Σ 1/M_k`` if unbiased)."""
     sizes = _sizes(sizes, generations)
@@ -172,3 +178,34 @@ def std_abs_error_of_mean(n, sigma: float = 1.0):
     """Standard deviation of ``|µ̂ − µ|``: ``σ √((1 − 2/π)/n)`` (half-normal)."""
     n = np.asarray(n, dtype=float)
     return sigma * np.sqrt((1 - 2 / np.pi) / n)
+
+
+# ----------------------------------------------- §4.3 and App. A.2: noisy approximation
+
+
+def noisy_mean_error_bound(sizes, trace_cov: float = 1.0, noise_energy=0.0,
+                           generations: int | None = None):
+    """Eq 15: ``E[R_W2] ≥ E‖µ̂_g − µ‖² = Tr Σ Σ_{k≤g} 1/M_k + Σ_{k≤g} E‖ε_k‖²``.
+
+    Under Assumptions 1 and 3 (Eqs 7, 9) with an unbiased covariance the middle
+    expression is an equality for the mean error; the Gelbrich bound (§4.3) turns it
+    into a lower bound on ``E[W2²]``. ``noise_energy`` is ``E‖ε_g‖²`` per generation
+    (a number or one value per generation); 0 gives the leading term of Eq 25.
+    """
+    sizes = _sizes(sizes, generations)
+    validate.real("trace_cov", trace_cov, low=0.0)
+    noise = np.broadcast_to(np.asarray(noise_energy, dtype=float), sizes.shape)
+    if np.any(noise < 0):
+        raise ValueError("noise_energy (E‖ε‖²) must be >= 0")
+    return trace_cov * np.cumsum(1 / sizes) + np.cumsum(noise)
+
+
+def bounded_noise_bound(sizes, trace_cov: float, dim: int, bound: float, noise_energy=0.0,
+                        generations: int | None = None):
+    """Eq 24 summed over generations: Eq 25 with its ``O(M^{−3/2})`` remainder written out,
+    ``Tr Σ Σ 1/M_k + Σ E‖ε_k‖² − 2K √(N Tr Σ) Σ M_k^{−3/2}`` (Assumption 3*, ‖ε‖ ≤ K/M)."""
+    sizes = _sizes(sizes, generations)
+    validate.integer("dim", dim, minimum=1)
+    validate.real("bound K", bound, low=0.0)
+    leading = noisy_mean_error_bound(sizes, trace_cov, noise_energy)
+    return leading - 2 * bound * np.sqrt(dim * trace_cov) * np.cumsum(sizes**-1.5)
