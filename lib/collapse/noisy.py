@@ -1,0 +1,267 @@
+"""The noisy approximation model of §4.3 and App. A.2: an N-D Gaussian whose fitted mean
+is the sample mean plus a noise term ``ε`` (Eq 6), and the Gelbrich bound.
+
+Eq 6: ``µ_{i+1} = x̄_i + ε_{i+1}`` and ``E[Σ_{i+1} | Σ_i] = Σ_i`` (unbiased covariance).
+The noise must satisfy Assumption 1 (Eq 7, ``E[ε | µ_i, Σ_i] = 0``), Assumption 2
+(Eq 8, ``ε`` is a function of the data only) and either Assumption 3 (Eq 9,
+``Cov(ε, T | µ_i, Σ_i) = 0`` with ``T = Σ_i^{−1/2} √M_i (x̄_i − µ_i)``) or
+Assumption 3* (Eq 18, ``‖ε‖ ≤ K / M_i``).
+
+Our construction uses the first two points of the training set,
+``y = (x_1 − x_2)/√2 ~ N(0, Σ_i)``. For Gaussian data every function of the residuals
+``x_j − x̄`` is independent of ``x̄`` (Cochran), so any odd function of ``y`` satisfies
+all of Eqs 7–9:
+
+* ``noise="residual"``: ``ε = κ y / M_i^p`` (so ``E‖ε‖² = κ² Tr Σ_i / M_i^{2p}``);
+* ``noise="bounded"``: ``ε = (K / M_i) y/‖y‖``, of norm exactly ``K / M_i`` (Eq 18).
+
+Exact statistics: in the Helmert basis of the residual space one axis is
+``(e_1 − e_2)/√2``, so the scatter matrix is ``y yᵀ + W`` with
+``W ~ Wishart(Σ_i, M_i − 2)`` independent of ``y`` and of ``x̄``.
+:meth:`NoisyGaussian.sample_statistics` draws ``(x̄, y, W)`` directly: one generation
+costs O(d³) per run whatever ``M_i`` is, so quadratically growing sample sizes are free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from . import validate
+from .gaussian import Gaussian, GaussianParams, GaussianStats, _sqrtm
+from .metrics import w2_squared_gaussian
+
+NOISE_KINDS = ("none", "residual", "bounded")
+
+
+@dataclass
+class NoisyStats(GaussianStats):
+    """Gaussian sufficient statistics plus ``y = (x_1 − x_2)/√2`` (``(runs, d)``),
+    the only extra information the noise uses."""
+
+    pair: np.ndarray = None
+
+
+@dataclass
+class NoisyGaussian(Gaussian):
+    """An N-D Gaussian fitted with a noisy mean (Eq 6) and the unbiased covariance.
+
+    ``noise``: ``"residual"`` (``ε = κ y / M^p``, Assumption 3), ``"bounded"``
+    (``ε = K y / (‖y‖ M)``, Assumption 3*) or ``"none"`` (the plain sample mean).
+    ``scale`` is κ or K; ``power`` is p (``"residual"`` only).
+    """
+
+    noise: str = "residual"
+    scale: float = 1.0
+    power: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.estimator != "unbiased":
+            raise ValueError(
+                "estimator must be 'unbiased' for the noisy model: Eq 6 needs "
+                f"E[Σ_(i+1) | Σ_i] = Σ_i; got {self.estimator!r}"
+            )
+        validate.choice("noise", self.noise, NOISE_KINDS)
+        validate.real("scale (κ or K)", self.scale, low=0.0)
+        validate.real("power p", self.power, low=0.0, high=5.0)
+
+    # -- the noise ε (Eqs 7-9, 18)
+    def noise_of(self, pair: np.ndarray, n) -> np.ndarray:
+        """``ε`` from ``y = (x_1 − x_2)/√2`` (``(runs, d)``) and the sample sizes ``n``."""
+        n = np.asarray(n, dtype=float).reshape(-1, 1)
+        if self.noise == "none":
+            return np.zeros_like(pair)
+        if self.noise == "residual":
+            return self.scale * pair / n**self.power
+        length = np.linalg.norm(pair, axis=-1, keepdims=True)
+        direction = np.divide(pair, length, out=np.zeros_like(pair), where=length > 0)
+        return self.scale * direction / n
+
+    def expected_noise_energy(self, sizes, trace_cov: float) -> np.ndarray:
+        """``E‖ε_g‖²`` for training sets of sizes ``sizes`` (``E Tr Σ_g = Tr Σ``)."""
+        sizes = np.asarray(sizes, dtype=float)
+        if self.noise == "none":
+            return np.zeros_like(sizes)
+        if self.noise == "residual":
+            return self.scale**2 * trace_cov / sizes ** (2 * self.power)
+        return (self.scale / sizes) ** 2
+
+    # -- the two verbs
+    def fit(self, data: np.ndarray) -> GaussianParams:
+        """Eq 6: sample mean plus ``ε``, unbiased covariance."""
+        return self.fit_statistics(self.summarize(data))
+
+    def summarize(self, data: np.ndarray) -> NoisyStats:
+        data = np.asarray(data, dtype=float)
+        if data.ndim != 3:
+            raise ValueError(f"data must be (runs, n, d) for the N-D noisy model, got "
+                             f"shape {data.shape}")
+        stats = super().summarize(data)
+        pair = (data[:, 0] - data[:, 1]) / np.sqrt(2)
+        return NoisyStats(stats.n, stats.mean, stats.scatter, pair)
+
+    def fit_statistics(self, stats: NoisyStats) -> GaussianParams:
+        params = super().fit_statistics(stats)
+        return GaussianParams(params.mean + self.noise_of(stats.pair, stats.n), params.cov)
+
+    def sample_statistics(self, params: GaussianParams, n: int,
+                          rng: np.random.Generator) -> NoisyStats:
+        """Draw ``x̄ ~ N(µ, Σ/n)``, ``y ~ N(0, Σ)`` and scatter ``y yᵀ + Wishart(Σ, n − 2)``
+        exactly, without drawing the ``n`` points."""
+        n = validate.integer("n", n, minimum=2)
+        if params.dim is None:
+            raise ValueError("the noisy model is N-D: give mean (runs, d) and cov (runs, d, d)")
+        runs, d = params.runs, params.dim
+        root = _sqrtm(params.cov)
+        normal = rng.standard_normal((runs, 2, d))
+        mean = params.mean + np.einsum("rij,rj->ri", root, normal[:, 0]) / np.sqrt(n)
+        pair = np.einsum("rij,rj->ri", root, normal[:, 1])
+        scatter = pair[:, :, None] * pair[:, None, :]
+        if n > 2:
+            dof = n - 2 - np.arange(d)
+            # Bartlett: Wishart(I, ν) = A Aᵀ, A lower triangular, A_ii² ~ χ²_{ν−i}
+            bartlett = np.tril(rng.standard_normal((runs, d, d)), k=-1)
+            diagonal = np.sqrt(rng.chisquare(np.maximum(dof, 1), (runs, d)) * (dof > 0))
+            bartlett[:, np.arange(d), np.arange(d)] = diagonal
+            bartlett[:, :, dof <= 0] = 0.0  # rank n − 2 < d: the missing columns vanish
+            factor = root @ bartlett
+            scatter = scatter + factor @ np.swapaxes(factor, -1, -2)
+        return NoisyStats(np.full(runs, n), mean, scatter, pair)
+
+    def combine(self, a: NoisyStats, b: NoisyStats) -> NoisyStats:
+        """Statistics of the union ``a ∪ b``; its first two points are ``a``'s."""
+        joint = super().combine(a, b)
+        return NoisyStats(joint.n, joint.mean, joint.scatter, a.pair)
+
+
+# ---------------------------------------------------------------- the assumptions
+
+
+def assumption_moments(family: NoisyGaussian, params: GaussianParams, n: int, draws: int,
+                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Monte Carlo estimates (with standard errors) of the quantities in Eqs 7, 9, 18
+    for ``draws`` data sets of size ``n`` from one Gaussian ``params`` (``runs = 1``).
+
+    Returns ``mean`` (E[ε], Eq 7), ``cov`` (Cov(ε, T), Eq 9, ``(d, d)``), their
+    standard errors ``mean_se``/``cov_se``, ``max_norm`` (max ‖ε‖, Eq 18) and ``T``
+    moments ``t_mean``/``t_cov`` (T has mean 0 and covariance I).
+    """
+    draws = validate.integer("draws", draws, minimum=2)
+    if params.runs != 1:
+        raise ValueError(f"params must describe one Gaussian (runs = 1), got runs = {params.runs}")
+    batch = GaussianParams(np.repeat(params.mean, draws, 0), np.repeat(params.cov, draws, 0))
+    data = family.sample(batch, n, rng)
+    fitted = family.fit(data)
+    stats = family.summarize(data)
+    epsilon = fitted.mean - stats.mean
+    inverse_root = np.linalg.inv(_sqrtm(params.cov[0]))
+    t = np.sqrt(n) * (stats.mean - params.mean) @ inverse_root.T
+    products = epsilon[:, :, None] * t[:, None, :]
+    return {
+        "mean": epsilon.mean(0), "mean_se": epsilon.std(0, ddof=1) / np.sqrt(draws),
+        "cov": products.mean(0), "cov_se": products.std(0, ddof=1) / np.sqrt(draws),
+        "max_norm": np.linalg.norm(epsilon, axis=-1).max(),
+        "t_mean": t.mean(0), "t_cov": np.cov(t.T),
+    }
+
+
+# ------------------------------------------------------------------ Gelbrich bound
+
+
+def gelbrich_bound(mean_a, cov_a, mean_b, cov_b):
+    """§4.3 (Gelbrich 1990): ``W2² ≥ ‖µa − µb‖² + Tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½)``,
+    equal for Gaussians. 1-D inputs: means ``(…,)`` and variances ``(…,)``."""
+    mean_a, mean_b = np.asarray(mean_a, float), np.asarray(mean_b, float)
+    cov_a, cov_b = np.asarray(cov_a, float), np.asarray(cov_b, float)
+    if cov_a.ndim == mean_a.ndim:  # 1-D: variances
+        return (mean_a - mean_b) ** 2 + (np.sqrt(cov_a) - np.sqrt(cov_b)) ** 2
+    return w2_squared_gaussian(mean_a, cov_a, mean_b, cov_b)
+
+
+def w2_squared_empirical_normal(samples, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """Exact ``W2²`` between the empirical measure of ``samples`` (``(runs, n)``) and
+    ``N(mean, std²)`` in 1-D, through quantile functions: the j-th order statistic is
+    transported onto the normal's mass in ``((j−1)/n, j/n]``."""
+    samples = np.sort(np.asarray(samples, dtype=float), axis=-1)
+    validate.real("std", std, low=0.0)
+    n = samples.shape[-1]
+    z = ndtri(np.arange(n + 1) / n)  # −inf … +inf
+    density = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+    zd = np.where(np.isfinite(z), z, 0.0) * density  # z φ(z) → 0 in the tails
+    first = -np.diff(density)  # ∫ Φ⁻¹(u) du over each cell
+    second = np.diff(ndtr(z) - zd)  # ∫ Φ⁻¹(u)² du over each cell
+    quantile_first = mean / n + std * first
+    quantile_second = mean**2 / n + 2 * mean * std * first + std**2 * second
+    return np.sum(samples**2 / n - 2 * samples * quantile_first + quantile_second, axis=-1)
+
+
+def w2_squared_quantiles(quantile_a, quantile_b, points: int = 200_000) -> float:
+    """``W2² = ∫₀¹ (F_a⁻¹(u) − F_b⁻¹(u))² du`` in 1-D (midpoint rule on ``points`` cells)."""
+    points = validate.integer("points", points, minimum=10)
+    u = (np.arange(points) + 0.5) / points
+    return float(np.mean((quantile_a(u) - quantile_b(u)) ** 2))
+
+
+def mixture_quantile(means, stds, weights, grid: int = 400_001):
+    """The quantile function of a 1-D Gaussian mixture (CDF inverted on a dense grid)."""
+    means, stds, weights = (np.asarray(v, dtype=float) for v in (means, stds, weights))
+    if np.any(stds <= 0) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise ValueError("mixture needs stds > 0 and non-negative weights summing to 1")
+    low, high = np.min(means - 12 * stds), np.max(means + 12 * stds)
+    x = np.linspace(low, high, grid)
+    cdf = np.sum(weights * ndtr((x[:, None] - means) / stds), axis=1)
+    return lambda u: np.interp(u, cdf, x)
+
+
+# ------------------------------------------------------------- the experiment of §4.3
+
+SCHEDULES = ("constant", "linear", "quadratic")
+
+
+def schedule(kind: str, base_size: int):
+    """Sample sizes ``M_g`` for ``g ≥ 1``: ``M_0``, ``M_0 (g + 1)`` or ``M_0 (g + 1)²``."""
+    validate.choice("schedule", kind, SCHEDULES)
+    base_size = validate.integer("base_size", base_size, minimum=2)
+    power = SCHEDULES.index(kind)
+    return lambda g: base_size * (g + 1) ** power
+
+
+def default_cov(dim: int) -> np.ndarray:
+    """The chapter's true covariance: a fixed, correlated ``dim × dim`` matrix with
+    ``Tr Σ = dim`` (eigenvalues spread over [0.25, 1.75])."""
+    dim = validate.integer("dim", dim, minimum=1)
+    eigenvalues = np.linspace(0.25, 1.75, dim) if dim > 1 else np.ones(1)
+    angle = np.linspace(0, np.pi / 3, dim)
+    basis, _ = np.linalg.qr(np.cos(np.add.outer(angle, np.arange(dim))) + np.eye(dim))
+    return (basis * eigenvalues) @ basis.T
+
+
+def recursive_fit(family: NoisyGaussian, cov, kind: str, base_size: int, generations: int,
+                  runs: int, rng: np.random.Generator, progress: bool = False):
+    """``runs`` chains that start from ``M_0`` draws of ``N(0, cov)`` and refit the noisy
+    model for ``generations`` generations with the sample-size schedule ``kind``
+    (exact statistics, Replace). Returns the loop's History with the columns
+    ``mean_error`` (‖µ̂_g − µ‖²) and ``w2`` (W2² to the truth), ``schedule`` and ``M``."""
+    from . import loop
+
+    cov = np.asarray(cov, dtype=float)
+    dim = cov.shape[0]
+    sizes = schedule(kind, base_size)
+    runs = validate.integer("runs", runs, minimum=1)
+    validate.integer("generations", generations, minimum=1)
+    loop.sample_sizes(sizes, generations, base_size)  # fail before any compute
+    truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
+    metrics = {
+        "mean_error": lambda params, data: np.sum(params.mean**2, axis=-1),
+        "w2": lambda params, data: gelbrich_bound(params.mean, params.cov, truth.mean[:1],
+                                                  cov[None]),
+    }
+    initial = family.sample_statistics(truth, base_size, rng)
+    history = loop.simulate(family, initial, generations, sizes, rng, exact=True,
+                            metrics=metrics, progress=progress)
+    history.table["schedule"] = kind
+    history.table["M"] = history.table["n_train"]
+    return history

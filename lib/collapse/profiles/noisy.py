@@ -1,0 +1,38 @@
+"""Profiles of the chapter "Noisy approximation and lower bounds" (paper §4.3, App. A.2)."""
+
+from collapse import validate
+
+PROFILES = {
+    "smoke": dict(
+        dim=2, runs=500, generations=60, base_size=20, kappa=1.0, power=0.5, bound_K=2.0,
+        assumption_size=20, assumption_draws=20000, empirical_sizes=[10, 100, 1000],
+        empirical_runs=200,
+    ),
+    "quick": dict(
+        dim=3, runs=2000, generations=500, base_size=100, kappa=1.0, power=0.5, bound_K=2.0,
+        assumption_size=20, assumption_draws=200000,
+        empirical_sizes=[10, 30, 100, 300, 1000, 3000, 10000], empirical_runs=2000,
+    ),
+    "paper": dict(
+        dim=3, runs=10000, generations=1000, base_size=100, kappa=1.0, power=0.5, bound_K=2.0,
+        assumption_size=20, assumption_draws=500000,
+        empirical_sizes=[10, 30, 100, 300, 1000, 3000, 10000, 100000], empirical_runs=10000,
+    ),
+}
+
+
+def check(config: dict) -> None:
+    validate.integer("dim", config["dim"], minimum=1, maximum=10)
+    validate.integer("runs", config["runs"], minimum=2)
+    validate.integer("generations", config["generations"], minimum=4)
+    validate.integer("base_size", config["base_size"], minimum=max(2, config["dim"] + 2))
+    validate.real("kappa", config["kappa"], low=0.0)
+    validate.real("power", config["power"], low=0.0, high=5.0)
+    validate.real("bound_K", config["bound_K"], low=0.0)
+    validate.integer("assumption_size", config["assumption_size"], minimum=2)
+    validate.integer("assumption_draws", config["assumption_draws"], minimum=100)
+    if not config["empirical_sizes"]:
+        raise ValueError("empirical_sizes must list at least one sample size")
+    for m in config["empirical_sizes"]:
+        validate.integer("empirical_sizes (each M)", m, minimum=2)
+    validate.integer("empirical_runs", config["empirical_runs"], minimum=2)
