@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from collapse import discrete, loop
+from collapse import discrete, loop, markov
 from collapse.__main__ import main
 from scipy import stats
 
@@ -78,6 +78,10 @@ def test_final_state_probability_equals_original_probability(family):
     observed = np.bincount(result["state"].astype(int), minlength=3) / runs
     p = family.reference
     assert np.all(np.abs(observed - p) < 4 * np.sqrt(p * (1 - p) / runs))
+    # and the mean absorption generation is the exact chain's, averaged over D_0 ~ p_0
+    expected = markov.AbsorbingChain(M, 3).mean_time_from(p)
+    times = result["generation"]
+    assert abs(times.mean() - expected) < 4 * times.std() / np.sqrt(runs)
 
 
 def test_describe_metrics(family):

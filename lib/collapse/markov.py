@@ -46,13 +46,14 @@ def number_of_states(M: int, K: int) -> int:
     return comb(M + K - 1, K - 1)
 
 
-def transition_matrix(states: np.ndarray) -> np.ndarray:
-    """``P[i, j] = Multinomial(M, states[i] / M).pmf(states[j])`` for count vectors summing
-    to ``M``; rows sum to one."""
+def transition_matrix(states: np.ndarray, frequencies: np.ndarray | None = None) -> np.ndarray:
+    """``P[i, j] = Multinomial(M, frequencies[i]).pmf(states[j])`` for count vectors summing
+    to ``M``; ``frequencies`` defaults to ``states / M`` (the chain itself, rows sum to one)."""
     states = np.asarray(states, dtype=np.int64)
     M = int(states[0].sum())
-    log_freq = np.log(np.where(states > 0, states / M, 1.0))
-    log_freq[states == 0] = -1e300  # 0 · log 0 = 0, but any draw of an absent state has pmf 0
+    frequencies = states / M if frequencies is None else np.atleast_2d(frequencies)
+    log_freq = np.log(np.where(frequencies > 0, frequencies, 1.0))
+    log_freq[frequencies == 0] = -1e300  # 0 · log 0 = 0, but drawing an absent state has pmf 0
     log_coefficient = gammaln(M + 1) - gammaln(states + 1).sum(axis=1)
     log_pmf = log_freq @ states.T.astype(float) + log_coefficient[None, :]
     return np.exp(log_pmf)
@@ -147,6 +148,19 @@ class AbsorbingChain:
         result = np.zeros(self.K)
         result[winners] = self.absorption_probabilities[i]
         return result
+
+    def initial_distribution(self, frequencies) -> np.ndarray:
+        """Probability of each chain state for ``D_0`` = ``M`` draws from ``frequencies``."""
+        p = np.asarray(frequencies, dtype=float)
+        if p.shape != (self.K,) or np.any(p < 0) or abs(p.sum() - 1) > 1e-9:
+            raise ValueError(f"frequencies must be {self.K} probabilities summing to 1")
+        return transition_matrix(self.states, p / p.sum())[0]
+
+    def mean_time_from(self, frequencies) -> float:
+        """Expected absorption generation when ``D_0`` is ``M`` fresh draws from ``frequencies``
+        (as in the loop): ``Σ_c P(D_0 = c) t(c)``."""
+        weights = self.initial_distribution(frequencies)
+        return float(weights[: self.transient_count] @ self.expected_steps)
 
     def absorbed_by(self, counts, generations: int) -> np.ndarray:
         """``P(T ≤ g)`` for ``g = 0 … generations − 1`` starting from ``counts``."""
