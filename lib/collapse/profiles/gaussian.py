@@ -4,8 +4,9 @@ from collapse import validate
 
 PROFILES = {
     "smoke": dict(
-        sizes=[100, 1000], generations=50, runs=200, pool_generations=30, pool_runs=20, pool_band_sizes=[100],
-        fig12_max_exponent=5, fig12_repeats=1000, theory_runs=2000, theory_generations=20,
+        sizes=[100, 1000], generations=50, runs=200, pool_generations=30, pool_runs=20,
+        pool_band_sizes=[100], fig12_max_exponent=5, fig12_repeats=1000, theory_runs=2000,
+        theory_generations=20,
     ),
     "quick": dict(
         sizes=[100, 500, 1000, 10000], generations=1000, runs=1000, pool_generations=300,

@@ -1,0 +1,125 @@
+"""The generational loop and its mixing rules (paper Fig 2, §4)."""
+
+import numpy as np
+import pytest
+from collapse import gaussian, loop
+
+FAMILY = gaussian.Gaussian()
+
+
+def initial(runs=3, M=20, seed=0):
+    return FAMILY.sample(gaussian.params(0, 1, runs=runs), M, np.random.default_rng(seed))
+
+
+def run(mixing, generations=6, M=20, seed=1, **options):
+    return loop.simulate(FAMILY, initial(M=M), generations, M, np.random.default_rng(seed),
+                         mixing, keep=range(generations), **options)
+
+
+def test_table_is_tidy_one_row_per_run_and_generation():
+    history = run(loop.Replace(), generations=5)
+    table = history.table
+    assert len(table) == 3 * 5
+    assert set(table.columns) >= {"run", "generation", "n_train", "mean", "std"}
+    assert table.groupby(["run", "generation"]).size().eq(1).all()
+
+
+@pytest.mark.parametrize("mixing, expected", [
+    (loop.Replace(), lambda g: 20),
+    (loop.Accumulate(), lambda g: 20 * (g + 1)),
+    (loop.Pool(), lambda g: 20),
+    (loop.KeepOriginal(0.25), lambda g: 20),
+    (loop.Mixture(0.5, 0.25, 0.25), lambda g: 20),
+])
+def test_each_rule_keeps_the_sample_sizes_it_promises(mixing, expected):
+    history = run(mixing)
+    for g, (_, data) in history.kept.items():
+        assert data.shape == (3, expected(g))
+    assert (history.table.groupby("generation")["n_train"].first().to_numpy()
+            == [expected(g) for g in range(6)]).all()
+
+
+def test_keep_original_holds_exactly_the_fraction_of_real_points():
+    history = run(loop.KeepOriginal(0.25))
+    original = history.kept[0][1]
+    for g in range(1, 6):
+        data = history.kept[g][1]
+        for r in range(3):
+            assert np.isin(data[r], original[r]).sum() == 5  # 25 % of 20, no repeats
+
+
+def test_accumulate_contains_all_earlier_training_sets():
+    history = run(loop.Accumulate())
+    for g in range(1, 6):
+        assert np.array_equal(history.kept[g][1][:, : 20 * g], history.kept[g - 1][1])
+
+
+def test_pool_draws_from_all_earlier_data_without_replacement():
+    history = run(loop.Pool(), generations=8)
+    original = history.kept[0][1]
+    reused = 0
+    for g in range(1, 8):
+        data = history.kept[g][1]
+        for r in range(3):
+            assert len(np.unique(data[r])) == 20  # no point drawn twice
+            reused += np.isin(data[r], original[r]).sum()
+    assert reused > 0  # the real data stay in the pool
+
+
+def test_schedule_of_sample_sizes():
+    sizes = [30, 40, 50]
+    history = loop.simulate(FAMILY, initial(M=20), 4, sizes, np.random.default_rng(0),
+                            keep=range(4))
+    assert [history.kept[g][1].shape[1] for g in range(4)] == [20, 30, 40, 50]
+    history = loop.simulate(FAMILY, initial(M=20), 4, lambda g: 10 * g + 5,
+                            np.random.default_rng(0))
+    assert history.table.groupby("generation")["n_train"].first().tolist() == [20, 15, 25, 35]
+
+
+@pytest.mark.parametrize("mixing", [loop.Replace(), loop.Pool(), loop.KeepOriginal(0.1)])
+def test_seeded_runs_are_reproducible_bit_for_bit(mixing):
+    a, b = run(mixing, seed=7).table, run(mixing, seed=7).table
+    assert a.equals(b)
+    assert not a.equals(run(mixing, seed=8).table)
+
+
+def test_exact_path_is_reproducible_bit_for_bit():
+    def once():
+        return gaussian.recursive_fit(50, 30, 100, np.random.default_rng(3)).table
+
+    assert once().equals(once())
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("mixing", [loop.Replace(), loop.Pool(), loop.Accumulate()])
+def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, mixing):
+    checkpoint = tmp_path / "state.pkl"
+    reference = run(mixing, generations=8, seed=5).table
+
+    fits = []
+
+    def stop_at_generation_5(params, data):
+        fits.append(1)
+        if len(fits) == 6:
+            raise Interrupt
+        return 0.0
+
+    with pytest.raises(Interrupt):
+        loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
+                      metrics={"probe": stop_at_generation_5}, checkpoint=checkpoint)
+    fits.clear()
+    resumed = loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
+                            metrics={"probe": lambda p, d: (fits.append(1), 0.0)[1]},
+                            checkpoint=checkpoint)
+    assert len(fits) == 3  # generations 5, 6, 7 only: 0 … 4 were finished before
+    assert resumed.table.drop(columns="probe").equals(reference)
+
+
+def test_checkpoint_of_another_simulation_is_refused(tmp_path):
+    checkpoint = tmp_path / "state.pkl"
+    loop.simulate(FAMILY, initial(), 3, 20, np.random.default_rng(0), checkpoint=checkpoint)
+    with pytest.raises(ValueError, match="different simulation"):
+        loop.simulate(FAMILY, initial(), 4, 20, np.random.default_rng(0), checkpoint=checkpoint)
