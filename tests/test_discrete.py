@@ -97,6 +97,16 @@ def test_describe_metrics(family):
     assert columns["w1"][1] == pytest.approx(w1)
 
 
+def test_expected_support_matches_simulation():
+    p = discrete.binned(discrete.GaussianMixture1D(), np.linspace(-8, 8, 41))
+    family = discrete.Discrete(p)
+    runs, M = 4000, 100
+    support = family.describe(family.fit_statistics(family.initial_counts(
+        M, runs, np.random.default_rng(7))))["support"]
+    expected = discrete.expected_support(p, M)
+    assert abs(support.mean() - expected) < 4 * support.std() / np.sqrt(runs)
+
+
 def test_absorption_table():
     family = discrete.Discrete(discrete.uniform(2))
     params = [np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([[0.5, 0.5], [1.0, 0.0]])]

@@ -239,6 +239,14 @@ def wasserstein1(probs: np.ndarray, reference: np.ndarray, positions: np.ndarray
     return gap @ np.diff(positions)
 
 
+def expected_support(probs, M: int) -> float:
+    """Expected number of states seen in ``M`` draws: ``Σ_k 1 − (1 − p_k)^M`` (§4.1: a state
+    of probability ``q`` is missed by one generation with probability ``(1 − q)^M``)."""
+    p = probabilities(probs, "probs")
+    M = validate.integer("M", M, minimum=0)
+    return float(np.sum(1 - (1 - p) ** M))
+
+
 def absorption(table: pd.DataFrame) -> pd.DataFrame:
     """Per run: whether the histogram became a delta function (support 1), the first
     generation at which it did (NaN if never), and the state it collapsed onto."""
