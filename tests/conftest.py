@@ -20,7 +20,6 @@ def pytest_configure(config):
         os.environ["COLLAPSE_DATA_DIR"] = str(SHARED_DATA)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

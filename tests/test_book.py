@@ -98,3 +98,13 @@ def test_headless_chromium_renders_the_gaussian_chapter(smoke_book, tmp_path):
     rgb = np.asarray(Image.open(screenshot).convert("RGB"), dtype=float)
     saturated = (rgb.max(axis=2) - rgb.min(axis=2) > 60).mean()
     assert saturated > 0.002, "no coloured figure was rendered"
+
+
+def test_an_unchanged_chapter_is_not_executed_again(tmp_path):
+    quiet = {"log": lambda *_: None, "output_dir": tmp_path}
+    first = book.execute_chapter("gaussian", "smoke", {"runs": 20}, **quiet)
+    again = book.execute_chapter("gaussian", "smoke", {"runs": 20}, **quiet)
+    changed = book.execute_chapter("gaussian", "smoke", {"runs": 21}, **quiet)
+    assert (first["status"], again["status"], changed["status"]) == \
+        ("executed", "cached", "executed")
+    assert again["cache_key"] == first["cache_key"] != changed["cache_key"]
