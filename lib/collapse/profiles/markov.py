@@ -3,13 +3,12 @@
 from collapse import markov, validate
 
 PROFILES = {
-    "smoke": dict(M=10, K=3, starts=[[5, 3, 2], [8, 1, 1]], runs=1000, generations=200,
-                  wf_sizes=[10, 20, 50, 100], wf_grid=19),
-    "quick": dict(M=10, K=3, starts=[[5, 3, 2], [8, 1, 1], [4, 3, 3]], runs=20000,
-                  generations=300, wf_sizes=[10, 20, 50, 100, 200, 500, 1000], wf_grid=49),
-    "paper": dict(M=20, K=3, starts=[[10, 6, 4], [16, 2, 2], [7, 7, 6]], runs=100000,
-                  generations=600, wf_sizes=[10, 20, 50, 100, 200, 500, 1000, 2000],
-                  wf_grid=99),
+    "smoke": dict(M=10, K=3, starts=[[5, 3, 2], [8, 1, 1]], runs=1000, generations=150,
+                  wf_sizes=[10, 20, 50, 100]),
+    "quick": dict(M=10, K=3, starts=[[5, 3, 2], [8, 1, 1], [4, 3, 3]], runs=5000,
+                  generations=150, wf_sizes=[10, 20, 50, 100, 200, 500, 1000]),
+    "paper": dict(M=20, K=3, starts=[[10, 6, 4], [16, 2, 2], [7, 7, 6]], runs=20000,
+                  generations=300, wf_sizes=[10, 20, 50, 100, 200, 500, 1000, 2000]),
 }
 
 
@@ -27,4 +26,3 @@ def check(config: dict) -> None:
     validate.integer("generations", config["generations"], minimum=2)
     for size in config["wf_sizes"]:
         validate.integer("wf_sizes (each M)", size, minimum=2, maximum=markov.MAX_STATES - 1)
-    validate.integer("wf_grid", config["wf_grid"], minimum=3, maximum=999)
