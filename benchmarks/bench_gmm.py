@@ -1,0 +1,59 @@
+"""Speed of the GMM family (paper §5.1): one chain of 2,000 generations × 1,000 samples,
+and several chains with the runs of each generation fitted in parallel processes.
+
+    python benchmarks/bench_gmm.py                      # the full benchmark
+    python benchmarks/bench_gmm.py --generations 200    # a shorter one
+
+Target (issue): one run of 2,000 generations in under 30 s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from collapse import gmm
+
+
+def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0):
+    start = time.perf_counter()
+    history = gmm.recursive_fit(1000, generations, runs, np.random.default_rng(seed),
+                                setting=setting, n_jobs=n_jobs)
+    seconds = time.perf_counter() - start
+    iterations = history.table["em_iterations"].mean()
+    return seconds, iterations
+
+
+def fit_only(repeats: int = 200) -> float:
+    """Milliseconds per sklearn fit of 1,000 points (the cost that dominates)."""
+    family = gmm.GMM()
+    data = gmm.initial_data("blob", 1, 1000, np.random.default_rng(1))
+    family.fit(data)  # import and warm up
+    start = time.perf_counter()
+    for seed in range(repeats):
+        gmm.GMM(seed=seed).fit(data)
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--generations", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=4, help="runs for the parallel case")
+    args = parser.parse_args()
+    chain(1, 2, 1, "blob")  # imports
+    print(f"one sklearn fit (1,000 points, blob): {fit_only():.1f} ms")
+    for setting in ("blob", "two"):
+        seconds, iterations = chain(1, args.generations, 1, setting)
+        print(f"{setting}: 1 run × {args.generations} generations: {seconds:.1f} s "
+              f"({seconds / args.generations * 1e3:.1f} ms/generation, "
+              f"{iterations:.0f} EM iterations on average)")
+    for n_jobs in (1, 2):
+        seconds, _ = chain(args.runs, args.generations, n_jobs, "blob")
+        print(f"blob: {args.runs} runs × {args.generations} generations, n_jobs={n_jobs}: "
+              f"{seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

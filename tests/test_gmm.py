@@ -1,0 +1,180 @@
+"""The GMM family (paper §5.1): L2 distance, fit/sample, seeding, argument checks."""
+
+import time
+
+import numpy as np
+import pytest
+from collapse import gmm, loop, metrics, profiles
+from scipy.stats import multivariate_normal
+
+
+def mixture(weights, means, covariances, runs=1):
+    return gmm.params(weights, means, covariances, runs=runs)
+
+
+A = dict(weights=[0.3, 0.7], means=[[-1.0, 0.5], [1.5, -0.5]],
+         covariances=[[[1.0, 0.3], [0.3, 0.5]], [[0.4, -0.1], [-0.1, 0.8]]])
+B = dict(weights=[0.2, 0.5, 0.3], means=[[0.0, 0.0], [2.0, 1.0], [-2.0, -1.0]],
+         covariances=[np.eye(2), [[0.6, 0.2], [0.2, 0.3]], 0.5 * np.eye(2)])
+
+
+def density_on_grid(p, x, y):
+    points = np.stack(np.meshgrid(x, y, indexing="ij"), axis=-1)
+    return sum(w * multivariate_normal(m, c).pdf(points)
+               for w, m, c in zip(p["weights"], p["means"], p["covariances"], strict=True))
+
+
+def test_l2_matches_numerical_integration():
+    # Riemann sum of a smooth, fast-decaying integrand on a fine grid: error far below 1e-8
+    x = np.linspace(-12, 12, 1201)
+    step = x[1] - x[0]
+    f, g = density_on_grid(A, x, x), density_on_grid(B, x, x)
+    numeric = ((f - g) ** 2).sum() * step**2
+    closed = metrics.l2_squared_gmm(*(np.asarray(A[k], float) for k in A),
+                                    *(np.asarray(B[k], float) for k in B))
+    assert closed == pytest.approx(numeric, rel=1e-8)
+    np.testing.assert_allclose(gmm.l2_distance(mixture(**A), mixture(**B)), np.sqrt(numeric),
+                               rtol=1e-8)
+
+
+def test_l2_is_zero_for_identical_mixtures_and_symmetric():
+    a, b = mixture(**A, runs=3), mixture(**B, runs=3)
+    np.testing.assert_allclose(gmm.l2_distance(a, a), 0.0, atol=1e-7)
+    # the same mixture with its components listed in the other order
+    swapped = mixture([0.7, 0.3], A["means"][::-1], A["covariances"][::-1], runs=3)
+    np.testing.assert_allclose(gmm.l2_distance(a, swapped), 0.0, atol=1e-7)
+    np.testing.assert_allclose(gmm.l2_distance(a, b), gmm.l2_distance(b, a), rtol=1e-12)
+    # one-run parameters broadcast against many runs
+    assert gmm.l2_distance(a, mixture(**B)).shape == (3,)
+
+
+def test_fit_and_sample_shapes():
+    rng = np.random.default_rng(0)
+    family = gmm.GMM()
+    data = gmm.initial_data("two", 3, 200, rng)
+    assert data.shape == (3, 200, 2)
+    fitted = family.fit(data)
+    assert fitted.weights.shape == (3, 2)
+    assert fitted.means.shape == (3, 2, 2)
+    assert fitted.covariances.shape == (3, 2, 2, 2)
+    new = family.sample(fitted, 50, rng)
+    assert new.shape == (3, 50, 2)
+    described = family.describe(fitted)
+    assert all(np.shape(v) == (3,) for v in described.values())
+
+
+def test_fit_recovers_two_separated_gaussians():
+    rng = np.random.default_rng(1)
+    fitted = gmm.GMM().fit(gmm.initial_data("two", 2, 4000, rng))
+    order = np.argsort(fitted.means[:, :, 0], axis=1)
+    means = np.take_along_axis(fitted.means, order[:, :, None], 1)
+    # standard error of a component mean with 2,000 unit-variance points: 0.022
+    np.testing.assert_allclose(means, [[[-3, 0], [3, 0]]] * 2, atol=5 * 0.0224)
+
+
+def test_sample_has_the_mixture_moments():
+    rng = np.random.default_rng(2)
+    p = mixture(**A, runs=2)
+    points, labels = gmm.sample_with_labels(p, 200_000, rng)
+    # component frequencies: binomial standard error sqrt(0.3 * 0.7 / n) = 0.001
+    np.testing.assert_allclose((labels == 0).mean(axis=1), 0.3, atol=5 * 0.00103)
+    expected_mean = np.einsum("k,kd->d", A["weights"], A["means"])
+    # mean of each coordinate: standard error sqrt(var / n) < 0.003
+    np.testing.assert_allclose(points.mean(axis=1), [expected_mean] * 2, atol=5 * 0.003)
+    covariance = gmm.mixture_covariance(p)[0]
+    np.testing.assert_allclose(np.cov(points[0].T), covariance, atol=0.02)
+
+
+def test_fit_is_a_pure_function_of_seed_and_data():
+    rng = np.random.default_rng(3)
+    data = gmm.initial_data("blob", 2, 300, rng)
+    one, two = gmm.GMM(seed=5).fit(data), gmm.GMM(seed=5).fit(data)
+    assert np.array_equal(one.means, two.means) and np.array_equal(one.weights, two.weights)
+    # the same data in another run position gives the same fit
+    swapped = gmm.GMM(seed=5).fit(data[::-1])
+    assert np.array_equal(swapped.means[::-1], one.means)
+    assert gmm.fit_seed(5, data[0]) != gmm.fit_seed(6, data[0])
+
+
+def test_recursive_fit_is_reproducible_and_independent_of_n_jobs():
+    kwargs = dict(M=200, generations=4, runs=2, setting="blob", keep=[3])
+    first = gmm.recursive_fit(rng=np.random.default_rng(4), **kwargs)
+    again = gmm.recursive_fit(rng=np.random.default_rng(4), **kwargs)
+    parallel = gmm.recursive_fit(rng=np.random.default_rng(4), n_jobs=2, **kwargs)
+    for other in (again, parallel):
+        assert first.table.equals(other.table)
+        assert np.array_equal(first.kept[3][1], other.kept[3][1])
+    # the generation-0 reference is the loop's own generation-0 fit
+    assert (first.table.query("generation == 0")["l2_to_reference"] == 0).all()
+    assert (first.table.query("generation > 0")["l2_to_reference"] > 0).all()
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    kwargs = dict(M=100, generations=4, runs=1, setting="two")
+    fresh = gmm.recursive_fit(rng=np.random.default_rng(5), **kwargs)
+    real_fit, calls = gmm._fit_runs, []
+
+    def interrupted_fit(*args):
+        calls.append(1)
+        if len(calls) == 4:  # reference, generations 0 and 1 done; stop in generation 2
+            raise KeyboardInterrupt
+        return real_fit(*args)
+
+    monkeypatch.setattr(gmm, "_fit_runs", interrupted_fit)
+    stem = tmp_path / "chain"
+    with pytest.raises(KeyboardInterrupt):
+        gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    calls.clear()
+    resumed = gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    assert len(calls) == 1 + 2  # the reference, then generations 2 and 3 only
+    assert resumed.table.equals(fresh.table)
+    calls.clear()
+    finished = gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    assert len(calls) == 1 and finished.table.equals(fresh.table)
+
+
+def test_mixing_rules_run():
+    for rule in (loop.Replace(), loop.Accumulate(), loop.KeepOriginal(0.1)):
+        history = gmm.recursive_fit(100, 3, 1, np.random.default_rng(6), mixing=rule)
+        sizes = history.table["n_train"].tolist()
+        assert sizes == ([100, 200, 300] if isinstance(rule, loop.Accumulate) else [100] * 3)
+
+
+def test_cli_setup_reference_is_generation_zero():
+    family, initial, exact = gmm.cli_setup(2, 150, np.random.default_rng(7), data="blob")
+    assert exact is False and initial.shape == (2, 150, 2)
+    history = loop.simulate(family, initial, 2, 150, np.random.default_rng(8))
+    assert (history.table.query("generation == 0")["l2_to_reference"] == 0).all()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gmm.GMM(components=0), "components must be >= 1"),
+    (lambda: gmm.GMM(tol=-1.0), "tol must be >= 0"),
+    (lambda: gmm.GMM(max_iter=0), "max_iter must be >= 1"),
+    (lambda: gmm.GMM().fit(np.zeros((1, 1, 2))), "number of samples per run must be >= 2"),
+    (lambda: gmm.GMM().fit(np.zeros((5, 2))), r"data must be \(runs, n, d\)"),
+    (lambda: gmm.recursive_fit(1, 10, 1, np.random.default_rng(0)), "M must be >= 2"),
+    (lambda: gmm.recursive_fit(100, 0, 1, np.random.default_rng(0)), "generations must be"),
+    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), setting="three"),
+     "setting must be one of"),
+    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), separation=-1.0),
+     "separation must be >= 0"),
+    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), keep=[10]),
+     "keep .* must be <= 9"),
+    (lambda: gmm.recursive_fit(100, 10, 1, 0), "rng must be a numpy.random.Generator"),
+    (lambda: gmm.cli_setup(1, 100, np.random.default_rng(0), data="moons"),
+     "data must be one of"),
+    (lambda: gmm.params([0.5, 0.6], [[0, 0], [1, 1]], [np.eye(2)] * 2), "sum to 1"),
+])
+def test_bad_arguments_fail_before_compute(call, message):
+    start = time.perf_counter()
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+    assert time.perf_counter() - start < 1.0
+
+
+def test_profiles_are_checked():
+    for name in profiles.PROFILE_NAMES:
+        profiles.resolve("gmm", name)
+    with pytest.raises(ValueError, match="runs"):
+        profiles.resolve("gmm", "smoke", runs=0)
