@@ -5,14 +5,12 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from conftest import ROOT
-
 from collapse import book
+from conftest import ROOT
 
 CHAPTERS = book.chapter_names(ROOT)
 pytestmark = pytest.mark.slow
