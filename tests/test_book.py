@@ -55,6 +55,9 @@ def test_landing_and_execution_pages_exist(smoke_book):
     if html is None:
         pytest.skip("the build failed")
     assert (html / "index.html").exists()
+    # MathJax is served from the site itself, so formulas render without internet
+    assert "_static/mathjax/tex-mml-chtml.js" in (html / "index.html").read_text()
+    assert (html / "_static" / "mathjax" / "tex-mml-chtml.js").exists()
     statistics = (html / "book" / "execution.html").read_text()
     for name in CHAPTERS:
         assert name in statistics
