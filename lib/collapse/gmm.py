@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -299,14 +300,16 @@ def cli_setup(runs: int, M: int, rng: np.random.Generator, data: str = "two",
 def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator,
                   setting: str = "two", mixing=None, separation: float = 6.0,
                   components: int = 2, keep=(), n_jobs: int = 1, checkpoint=None,
-                  progress: bool = False):
+                  cache_dir=None, progress: bool = False):
     """§5.1 in one call: ``runs`` chains that start from ``M`` draws of the ``setting``
     distribution and refit a GMM for ``generations`` generations.
 
     Every run is its own call of :func:`collapse.loop.simulate` with its own generator
     (spawned from ``rng``), so ``n_jobs`` processes can run chains side by side and the
     result does not depend on ``n_jobs``. ``checkpoint``: a path stem; run ``r`` resumes
-    from ``<stem>-run<r>.pkl``. The table has ``l2_to_reference`` (L2 to the run's
+    from ``<stem>-run<r>.pkl``. ``cache_dir``: pick the stem there from a hash of the
+    arguments, the seeds and the library sources, so a finished experiment is read back
+    at once and an interrupted one resumes. The table has ``l2_to_reference`` (L2 to the run's
     generation-0 fit, Fig 13), ``l2_to_truth`` (L2 to the real distribution), the
     columns of :meth:`GMM.describe`, ``setting`` and ``M``; ``kept[g]`` holds the
     parameters and training data of generation ``g`` for all runs.
@@ -325,6 +328,10 @@ def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator,
     mixing = loop.Replace() if mixing is None else mixing
     initial_distribution(setting, separation)  # checks separation before any compute
     seeds = rng.integers(2**63, size=runs).tolist()
+    if checkpoint is None and cache_dir is not None:
+        key = repr((M, generations, setting, mixing, separation, components, sorted(keep),
+                    seeds, _source_digest()))
+        checkpoint = Path(cache_dir) / f"{setting}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     paths = [None if checkpoint is None else f"{checkpoint}-run{r}.pkl" for r in range(runs)]
     chain = dict(M=M, generations=generations, setting=setting, mixing=mixing,
                  separation=separation, components=components, keep=tuple(keep))
@@ -343,6 +350,13 @@ def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator,
             tasks = tqdm(tasks, total=runs, desc="runs")
         histories = list(tasks)
     return _merge(histories)
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for module in ("gmm.py", "loop.py", "metrics.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()
 
 
 def _chain(M, generations, setting, mixing, separation, components, keep, seed, checkpoint,
