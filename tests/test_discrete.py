@@ -130,6 +130,15 @@ def test_fig3_mixture_and_fat_tails():
     assert q[0] > 100 * p[0]  # the fat-tailed variant has far more mass in the outer bins
 
 
+@pytest.mark.parametrize("tail_dof", [None, 5.0])
+def test_mixture_sample_matches_its_cdf(tail_dof):
+    mixture = discrete.GaussianMixture1D(tail_dof=tail_dof)
+    draws = mixture.sample(20000, np.random.default_rng(8), runs=1)[0]
+    assert stats.kstest(draws, mixture.cdf).pvalue > 1e-4
+    squared = (draws - mixture.mean) ** 2
+    assert abs(squared.mean() - mixture.variance) < 4 * squared.std() / np.sqrt(draws.size)
+
+
 def test_cli_simulate(tmp_path):
     out = tmp_path / "d.csv"
     code = main(["simulate", "discrete", "--M", "20", "--generations", "30", "--runs", "50",

@@ -113,6 +113,18 @@ class GaussianMixture1D:
     def pdf(self, x):
         return sum(w * self._component(k).pdf(x) for k, w in enumerate(self.weights))
 
+    def sample(self, n: int, rng: np.random.Generator, runs: int = 1) -> np.ndarray:
+        """``(runs, n)`` i.i.d. draws: a component by its weight, then a draw from it."""
+        n = validate.integer("n", n, minimum=0)
+        runs = validate.integer("runs", runs, minimum=1)
+        component = rng.choice(self.weights.size, size=(runs, n), p=self.weights)
+        if self.tail_dof is None:
+            noise = rng.standard_normal((runs, n))
+        else:
+            noise = rng.standard_t(self.tail_dof, (runs, n)) * np.sqrt(
+                (self.tail_dof - 2) / self.tail_dof)
+        return self.means[component] + self.stds[component] * noise
+
     @property
     def mean(self) -> float:
         return float(self.weights @ self.means)
