@@ -10,17 +10,19 @@ Target (issue): one run of 2,000 generations in under 30 s on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-
 from collapse import gmm
 
 
-def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0):
+def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0,
+          checkpoint=None):
     start = time.perf_counter()
     history = gmm.recursive_fit(1000, generations, runs, np.random.default_rng(seed),
-                                setting=setting, n_jobs=n_jobs)
+                                setting=setting, n_jobs=n_jobs, checkpoint=checkpoint)
     seconds = time.perf_counter() - start
     iterations = history.table["em_iterations"].mean()
     return seconds, iterations
@@ -51,8 +53,14 @@ def main() -> None:
               f"{iterations:.0f} EM iterations on average)")
     for n_jobs in (1, 2):
         seconds, _ = chain(args.runs, args.generations, n_jobs, "blob")
-        print(f"blob: {args.runs} runs × {args.generations} generations, n_jobs={n_jobs}: "
+        print(f"blob: {args.runs} chains × {args.generations} generations, n_jobs={n_jobs}: "
               f"{seconds:.1f} s")
+    # the loop pickles its whole state after every generation: the cost grows with g
+    with tempfile.TemporaryDirectory() as folder:
+        seconds, _ = chain(1, args.generations, 1, "two", checkpoint=Path(folder) / "chain")
+    plain, _ = chain(1, args.generations, 1, "two")
+    print(f"two: 1 run × {args.generations} generations with checkpoint: {seconds:.1f} s "
+          f"(without: {plain:.1f} s)")
 
 
 if __name__ == "__main__":
