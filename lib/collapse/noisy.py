@@ -115,7 +115,7 @@ class NoisyGaussian(Gaussian):
         if params.dim is None:
             raise ValueError("the noisy model is N-D: give mean (runs, d) and cov (runs, d, d)")
         runs, d = params.runs, params.dim
-        root = _sqrtm(params.cov)
+        root = _square_root(params.cov)
         normal = rng.standard_normal((runs, 2, d))
         mean = params.mean + np.einsum("rij,rj->ri", root, normal[:, 0]) / np.sqrt(n)
         pair = np.einsum("rij,rj->ri", root, normal[:, 1])
@@ -135,6 +135,15 @@ class NoisyGaussian(Gaussian):
         """Statistics of the union ``a ∪ b``; its first two points are ``a``'s."""
         joint = super().combine(a, b)
         return NoisyStats(joint.n, joint.mean, joint.scatter, a.pair)
+
+
+def _square_root(cov: np.ndarray) -> np.ndarray:
+    """Any ``L`` with ``L Lᵀ = cov``: Cholesky (ten times faster than an eigendecomposition
+    for a batch of small matrices), or the eigenvalue root if a covariance is singular."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return _sqrtm(cov)
 
 
 # ---------------------------------------------------------------- the assumptions
@@ -176,9 +185,30 @@ def gelbrich_bound(mean_a, cov_a, mean_b, cov_b):
     equal for Gaussians. 1-D inputs: means ``(…,)`` and variances ``(…,)``."""
     mean_a, mean_b = np.asarray(mean_a, float), np.asarray(mean_b, float)
     cov_a, cov_b = np.asarray(cov_a, float), np.asarray(cov_b, float)
-    if cov_a.ndim == mean_a.ndim:  # 1-D: variances
+    if not (cov_a.ndim >= 2 and cov_a.ndim == mean_a.ndim + 1):  # 1-D: variances
         return (mean_a - mean_b) ** 2 + (np.sqrt(cov_a) - np.sqrt(cov_b)) ** 2
     return w2_squared_gaussian(mean_a, cov_a, mean_b, cov_b)
+
+
+def w2_squared_to(mean, cov):
+    """``f(means, covs) -> W2²`` to one fixed Gaussian ``N(mean, cov)``, batched over runs.
+
+    Same value as :func:`collapse.metrics.w2_squared_gaussian` with the fixed law first,
+    but its square root ``S = cov^½`` is computed once and only the eigenvalues of
+    ``S Σ_g S`` are needed per call: ``Tr (S Σ_g S)^½ = Σ √λ``.
+    """
+    mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
+    values, vectors = np.linalg.eigh(cov)
+    root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    trace = np.trace(cov)
+
+    def distance(means, covs):
+        eigenvalues = np.linalg.eigvalsh(root @ covs @ root)
+        cross = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)), axis=-1)
+        bures = trace + np.trace(covs, axis1=-2, axis2=-1) - 2 * cross
+        return np.sum((means - mean) ** 2, axis=-1) + bures
+
+    return distance
 
 
 def w2_squared_empirical_normal(samples, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
@@ -254,10 +284,10 @@ def recursive_fit(family: NoisyGaussian, cov, kind: str, base_size: int, generat
     validate.integer("generations", generations, minimum=1)
     loop.sample_sizes(sizes, generations, base_size)  # fail before any compute
     truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
+    w2_to_truth = w2_squared_to(np.zeros(dim), cov)
     metrics = {
         "mean_error": lambda params, data: np.sum(params.mean**2, axis=-1),
-        "w2": lambda params, data: gelbrich_bound(params.mean, params.cov, truth.mean[:1],
-                                                  cov[None]),
+        "w2": lambda params, data: w2_to_truth(params.mean, params.cov),
     }
     initial = family.sample_statistics(truth, base_size, rng)
     history = loop.simulate(family, initial, generations, sizes, rng, exact=True,
