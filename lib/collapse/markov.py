@@ -21,6 +21,7 @@ from functools import cached_property
 from math import comb
 
 import numpy as np
+from scipy.linalg import lu_factor, lu_solve
 from scipy.special import gammaln
 
 from . import validate
@@ -100,28 +101,30 @@ class AbsorbingChain:
         return self.states[self.transient_count:]
 
     @cached_property
+    def _factor(self):
+        """LU factors of ``I − Q``, shared by every quantity below (no explicit inverse)."""
+        return lu_factor(np.eye(self.transient_count) - self.Q)
+
+    @cached_property
     def fundamental(self) -> np.ndarray:
         """``N = (I − Q)^{−1}``: expected visits to each transient state."""
-        r = self.transient_count
-        return np.linalg.inv(np.eye(r) - self.Q)
+        return lu_solve(self._factor, np.eye(self.transient_count))
 
     @cached_property
     def expected_steps(self) -> np.ndarray:
         """``t = N 1`` for every transient state: expected generations before absorption."""
-        r = self.transient_count
-        return np.linalg.solve(np.eye(r) - self.Q, np.ones(r))
+        return lu_solve(self._factor, np.ones(self.transient_count))
 
     @cached_property
     def steps_variance(self) -> np.ndarray:
         """Variance of the absorption time: ``(2N − I) t − t∘t`` (Kemeny–Snell Thm 3.3.5)."""
         t = self.expected_steps
-        return 2 * self.fundamental @ t - t - t**2
+        return 2 * lu_solve(self._factor, t) - t - t**2
 
     @cached_property
     def absorption_probabilities(self) -> np.ndarray:
         """``B = N R``: ``B[i, k]`` = probability of collapsing onto ``absorbing_states[k]``."""
-        r = self.transient_count
-        return np.linalg.solve(np.eye(r) - self.Q, self.R)
+        return lu_solve(self._factor, self.R)
 
     def index(self, counts) -> int:
         """Row of the state with these counts."""
