@@ -1,0 +1,136 @@
+"""Handwritten digits for the VAE chapter (paper §5.1): MNIST and scikit-learn's 8×8 digits.
+
+MNIST comes from a local copy of the original IDX files (``$COLLAPSE_DATA_DIR/mnist``,
+gzip-compressed, see :mod:`collapse.data`) or, for users with internet, from the hub
+dataset ``ylecun/mnist``. With neither, :func:`load` raises
+:class:`~collapse.data.DataUnavailable` within about a second (one probe of the hub,
+no retries). scikit-learn's built-in 8×8 digits (``load_digits``, 1,797 images, no
+download) are the stand-in for the ``smoke`` profile.
+
+Images come back as ``float32`` arrays ``(n, H, W)`` in ``[0, 1]`` with ``int64``
+labels ``(n,)``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from . import data, validate
+
+HUB_NAME = "ylecun/mnist"
+DATASETS = ("mnist", "digits")
+SPLITS = ("train", "test")
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+DIGITS_TRAIN = 1500  # the first 1,500 of sklearn's 1,797 digits are "train", the rest "test"
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed): the format of LeCun's MNIST files.
+
+    Header: two zero bytes, a type byte (0x08 = unsigned byte), the number of
+    dimensions, then one big-endian uint32 per dimension; the values follow.
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(f"{path}: header says shape {shape} ({expected} bytes), "
+                         f"file has {len(raw)} bytes")
+    return np.frombuffer(raw, dtype, offset=offset).reshape(shape)
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """One quick probe of the hub (honours proxies and ``HF_ENDPOINT``); no retries."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(endpoint, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True  # the server answered
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _load_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    folder = data.local_path("mnist")
+    if folder is not None:
+        images_file, labels_file = IDX_FILES[split]
+        images, labels = read_idx(folder / images_file), read_idx(folder / labels_file)
+        return images, labels
+    missing = data.unavailable("MNIST", HUB_NAME, "mnist/ with the four IDX .gz files")
+    if data.data_dir() is not None or not _hub_reachable():
+        raise missing  # COLLAPSE_DATA_DIR set means "no hub"; otherwise the hub is down
+    import datasets
+
+    try:
+        table = datasets.load_dataset(HUB_NAME, split=split).with_format("numpy")
+    except (OSError, ConnectionError) as error:
+        raise missing from error
+    return np.asarray(table["image"], dtype=np.uint8), np.asarray(table["label"])
+
+
+def load(dataset: str = "mnist", split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, H, W)`` as float32 in [0, 1] and labels ``(n,)``.
+
+    ``dataset="mnist"``: 60,000 train / 10,000 test images of 28×28.
+    ``dataset="digits"``: scikit-learn's 8×8 digits (pixel values 0…16), split
+    into the first 1,500 ("train") and the last 297 ("test").
+    """
+    validate.choice("dataset", dataset, DATASETS)
+    validate.choice("split", split, SPLITS)
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        part = slice(0, DIGITS_TRAIN) if split == "train" else slice(DIGITS_TRAIN, None)
+        return (digits.images[part] / 16.0).astype(np.float32), digits.target[part].astype(int)
+    images, labels = _load_mnist(split)
+    return (images / np.float32(255.0)).astype(np.float32), labels.astype(np.int64)
+
+
+def subset(images: np.ndarray, labels: np.ndarray, n: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` images (and their labels) drawn uniformly without replacement."""
+    n = validate.integer("n", n, minimum=1, maximum=len(images))
+    validate.generator("rng", rng)
+    index = np.sort(rng.choice(len(images), n, replace=False))
+    return images[index], labels[index]
+
+
+def train_classifier(images: np.ndarray, labels: np.ndarray, seed: int = 0):
+    """A multinomial logistic regression on raw pixels, trained once on real digits.
+
+    Used only to *label* generated images (how many look like each digit); it is
+    not part of the generational loop.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    classifier = LogisticRegression(C=0.1, max_iter=300, random_state=seed)
+    classifier.fit(images.reshape(len(images), -1), labels)
+    return classifier
+
+
+def class_fractions(classifier, images: np.ndarray) -> np.ndarray:
+    """Fraction of ``images`` the classifier assigns to each of the 10 digits."""
+    predicted = classifier.predict(np.asarray(images).reshape(len(images), -1))
+    return np.bincount(predicted, minlength=10) / len(images)

@@ -1,0 +1,215 @@
+"""The VAE family (paper §5.1) and the digit loaders, on scikit-learn's 8×8 digits."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+
+import numpy as np
+import pytest
+import torch
+from collapse import data, loop, mnist, profiles, vae
+
+MNIST_SHA256 = {  # of the decompressed files, from the data README
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = mnist.load("digits", "train")
+    return images[:256], labels[:256]
+
+
+@pytest.fixture(scope="module")
+def tiny_family():
+    return vae.VAE(epochs=2, batch_size=128, latent_dim=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tiny_family):
+    return tiny_family.fit(digits[0][None])
+
+
+def test_fit_and_sample_shapes_and_range(trained, tiny_family):
+    samples = tiny_family.sample(trained, 37, np.random.default_rng(0))
+    assert samples.shape == (1, 37, 8, 8)
+    assert samples.dtype == np.float32
+    assert samples.min() >= 0.0 and samples.max() <= 1.0
+    assert len(trained.bce) == len(trained.kl) == 2
+    described = tiny_family.describe(trained)
+    assert set(described) == {"bce", "kl", "loss", "train_seconds"}
+    assert all(v.shape == (1,) for v in described.values())
+    assert np.isfinite(described["loss"]).all() and described["kl"][0] >= 0
+
+
+def test_fit_is_reproducible_and_leaves_global_torch_state_alone(digits, trained, tiny_family):
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    again = tiny_family.fit(digits[0][None])
+    assert torch.equal(before, torch.random.get_rng_state())
+    for a, b in zip(trained.model.state_dict().values(), again.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert again.bce == trained.bce
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    np.testing.assert_array_equal(tiny_family.sample(trained, 9, rng_a),
+                                  tiny_family.sample(again, 9, rng_b))
+
+
+def test_different_data_or_seed_give_different_models(digits):
+    images = digits[0][None, :64]
+    family = vae.VAE(epochs=1, latent_dim=4, progress=False)
+    reference = family.fit(images).model.to_mean.weight
+    other_seed = vae.VAE(epochs=1, latent_dim=4, seed=1, progress=False).fit(images)
+    other_data = family.fit(images[:, ::-1])  # same images, other order
+    for params in (other_seed, other_data):
+        assert not torch.equal(params.model.to_mean.weight, reference)
+
+
+def test_architecture_adapts_to_28x28():
+    model = vae.ConvVAE(28, 28, latent_dim=20)
+    mean, logvar = model.encode(torch.zeros(3, 1, 28, 28))
+    assert mean.shape == logvar.shape == (3, 20)
+    assert model.decode(mean).shape == (3, 1, 28, 28)
+
+
+def test_encode_decode_shapes(trained, digits):
+    latents = vae.VAE.encode(trained, digits[0][:10])
+    assert latents.shape == (10, 4)
+    assert vae.VAE.decode(trained, latents).shape == (10, 8, 8)
+
+
+def test_runs_in_the_generational_loop(digits, tiny_family):
+    images = digits[0][:128]
+    history = loop.simulate(tiny_family, images[None], 2, 100, np.random.default_rng(0),
+                            keep=[1])
+    assert list(history.table["generation"]) == [0, 1]
+    assert list(history.table["n_train"]) == [128, 100]
+    params, training = history.kept[1]
+    assert training.shape == (1, 100, 8, 8) and isinstance(params, vae.VAEParams)
+
+
+def test_recursive_training_resumes_from_its_cache(tmp_path, monkeypatch):
+    options = dict(seed=3, keep=[0, 1], epochs=1, batch_size=256, latent_dim=4,
+                   cache_dir=tmp_path, progress=False)
+    first = vae.recursive_training("digits", 128, 2, **options)
+    assert len(list(tmp_path.glob("digits-*.pkl"))) == 1
+
+    def no_training(self, data):
+        raise AssertionError("a cached run must not train again")
+
+    monkeypatch.setattr(vae.VAE, "fit", no_training)
+    again = vae.recursive_training("digits", 128, 2, **options)
+    assert again.table.equals(first.table)
+    assert set(again.kept) == {0, 1} and isinstance(again.kept[1], vae.VAEParams)
+
+
+def test_bad_input_is_rejected_before_training(digits):
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        vae.VAE(epochs=0)
+    with pytest.raises(ValueError, match="device must be one of"):
+        vae.VAE(device="tpu")
+    family = vae.VAE(epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"shape \(1, n, H, W\)"):
+        family.fit(digits[0])
+    with pytest.raises(ValueError, match="multiples of 4"):
+        family.fit(np.zeros((1, 5, 10, 10)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        family.fit(2 * digits[0][None])
+    with pytest.raises(ValueError, match="n_train must be <= 1500"):
+        profiles.resolve("vae", "smoke", n_train=5000)
+    with pytest.raises(ValueError, match="show_generations must include generation 0"):
+        profiles.resolve("vae", "smoke", show_generations=[1])
+
+
+def test_generation_summary(trained, digits):
+    classifier = mnist.train_classifier(*digits)
+    latents, table = vae.generation_summary({0: trained}, digits[0], classifier, 100,
+                                            np.random.default_rng(0))
+    assert set(latents) == {"real", 0} and latents[0].shape == (100, 4)
+    assert list(table["generation"]) == ["real", 0]
+    fractions = table.filter(like="digit").to_numpy()
+    np.testing.assert_allclose(fractions.sum(axis=1), 1.0)
+    assert table["tail"][0] == pytest.approx(0.05, abs=0.011)  # 95th percentile of 100 points
+    entropy = table["class_entropy_bits"]
+    assert 0 <= entropy.min() <= entropy.max() <= np.log2(10)
+
+
+def test_tile():
+    images = np.arange(5 * 2 * 3, dtype=float).reshape(5, 2, 3)
+    picture = vae.tile(images, columns=2)
+    assert picture.shape == (3 * 2, 2 * 3)
+    np.testing.assert_array_equal(picture[0:2, 3:6], images[1])
+    np.testing.assert_array_equal(picture[4:6, 3:6], np.ones((2, 3)))  # blank padding
+
+
+# ------------------------------------------------------------------------- loaders
+
+
+def test_digits_loader():
+    train, train_labels = mnist.load("digits", "train")
+    test, test_labels = mnist.load("digits", "test")
+    assert train.shape == (1500, 8, 8) and test.shape == (297, 8, 8)
+    assert train.min() == 0.0 and train.max() == 1.0 and train.dtype == np.float32
+    assert set(np.unique(train_labels)) == set(range(10))
+
+
+@pytest.mark.skipif(data.local_path("mnist") is None, reason="no local MNIST copy")
+def test_idx_reader_against_the_headers():
+    folder = data.local_path("mnist")
+    for split, count in (("train", 60000), ("test", 10000)):
+        images_file, labels_file = mnist.IDX_FILES[split]
+        with gzip.open(folder / images_file, "rb") as handle:
+            header = handle.read(16)
+        assert int.from_bytes(header[:4], "big") == 0x00000803  # ubyte, 3 dimensions
+        assert [int.from_bytes(header[i : i + 4], "big") for i in (4, 8, 12)] == [count, 28, 28]
+        images, labels = mnist.read_idx(folder / images_file), mnist.read_idx(folder / labels_file)
+        assert images.shape == (count, 28, 28) and images.dtype == np.uint8
+        assert labels.shape == (count,) and labels.min() == 0 and labels.max() == 9
+    for name, digest in MNIST_SHA256.items():
+        with gzip.open(folder / f"{name}.gz", "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == digest
+
+
+@pytest.mark.skipif(data.local_path("mnist") is None, reason="no local MNIST copy")
+def test_mnist_loader_values():
+    images, labels = mnist.load("mnist", "test")
+    assert images.shape == (10000, 28, 28) and images.dtype == np.float32
+    assert images.min() == 0.0 and images.max() == 1.0
+    assert np.bincount(labels).tolist()[:2] == [980, 1135]  # the known test-set class counts
+
+
+def test_idx_reader_rejects_other_files(tmp_path):
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as handle:
+        handle.write(b"PK\x03\x04 not an idx file")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        mnist.read_idx(bad)
+    short = tmp_path / "short"
+    short.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2]))
+    with pytest.raises(ValueError, match="header says shape"):
+        mnist.read_idx(short)
+
+
+def test_no_source_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))  # a data directory without mnist/
+    start = time.perf_counter()
+    with pytest.raises(data.DataUnavailable, match="MNIST is not available.*mnist/"):
+        mnist.load("mnist")
+    monkeypatch.delenv(data.ENV_VAR)  # no local copy, and a hub that refuses connections
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(data.DataUnavailable, match="ylecun/mnist"):
+        mnist.load("mnist")
+    assert time.perf_counter() - start < 5
+
+
+def test_bad_loader_arguments():
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        mnist.load("cifar")
+    with pytest.raises(ValueError, match="split must be one of"):
+        mnist.load("digits", "validation")
