@@ -27,9 +27,42 @@ def test_noise_satisfies_the_assumptions(noise, scale):
     moments = noisy.assumption_moments(family, truth(), n, 100_000, np.random.default_rng(1))
     assert np.all(np.abs(moments["mean"]) <= Z * moments["mean_se"])
     assert np.all(np.abs(moments["cov"]) <= Z * moments["cov_se"])
+    assert abs(moments["cross"]) <= Z * moments["cross_se"]
     assert np.allclose(moments["t_cov"], np.eye(2), atol=0.03)
     if noise == "bounded":
         assert moments["max_norm"] <= scale / n + 1e-12
+
+
+def test_pull_noise_breaks_assumption_3_but_keeps_1_and_3_star():
+    """The pull towards the parent's mean: E[ε] = 0 (Eq 7) and ‖ε‖ = K/M (Eq 18), but
+    the cross term E[εᵀ Σ^½ T] of Eq 20 is negative (Eq 9 fails) and ε is not a function of the
+    data (Eq 8 fails: the data path refuses it)."""
+    family = noisy.NoisyGaussian(noise="pull", scale=2.0)
+    n = 12
+    moments = noisy.assumption_moments(family, truth(), n, 100_000, np.random.default_rng(11),
+                                       exact=True)
+    assert np.all(np.abs(moments["mean"]) <= Z * moments["mean_se"])
+    assert moments["cross"] < -Z * moments["cross_se"]
+    assert moments["max_norm"] == pytest.approx(2.0 / n)
+    with pytest.raises(ValueError, match="generated the data"):
+        family.fit(np.zeros((1, 5, 2)))
+
+
+def test_pull_noise_falls_below_eq15_but_not_below_eq24():
+    """App. A.2: with a noise correlated with T the mean error drops below Eq 15 (and
+    below the leading term of Eq 25) yet stays above Eq 24 summed over generations."""
+    K, runs, generations, base = 2.0, 2000, 30, 100
+    family = noisy.NoisyGaussian(noise="pull", scale=K)
+    table = noisy.recursive_fit(family, COV, "constant", base, generations, runs,
+                                np.random.default_rng(12)).table
+    by_generation = table.groupby("generation").mean_error
+    mean = by_generation.mean().to_numpy()
+    se = by_generation.std().to_numpy() / np.sqrt(runs)
+    sizes = table.groupby("generation").M.first().to_numpy()
+    energy = family.expected_noise_energy(sizes, TRACE)
+    assert np.all(mean + Z * se >= theory.bounded_noise_bound(sizes, TRACE, 2, K, energy))
+    leading = theory.noisy_mean_error_bound(sizes, TRACE)
+    assert mean[-1] + Z * se[-1] < leading[-1]
 
 
 def test_exact_statistics_survive_a_collapsed_covariance():

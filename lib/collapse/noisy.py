@@ -15,6 +15,15 @@ all of Eqs 7–9:
 * ``noise="residual"``: ``ε = κ y / M_i^p`` (so ``E‖ε‖² = κ² Tr Σ_i / M_i^{2p}``);
 * ``noise="bounded"``: ``ε = (K / M_i) y/‖y‖``, of norm exactly ``K / M_i`` (Eq 18).
 
+By completeness of the Gaussian location family, *every* noise that satisfies Eqs 7 and 8
+on Gaussian data also satisfies Eq 9. To see the cross term of App. A.2 (Eq 20) at work
+we add a noise that breaks Assumption 2 on purpose:
+
+* ``noise="pull"``: ``ε = −(K / M_i) (x̄ − µ_i)/‖x̄ − µ_i‖``, a step of length ``K / M_i``
+  back towards the parent model's mean ``µ_i`` (a model fine-tuned from its parent).
+  It satisfies Eqs 7 and 18 but not 8 or 9 (``Cov(ε, T) ≠ 0``), and it needs ``µ_i``,
+  which only the exact statistics carry (``NoisyStats.parent_mean``).
+
 Exact statistics: in the Helmert basis of the residual space one axis is
 ``(e_1 − e_2)/√2``, so the scatter matrix is ``y yᵀ + W`` with
 ``W ~ Wishart(Σ_i, M_i − 2)`` independent of ``y`` and of ``x̄``.
@@ -33,15 +42,17 @@ from . import validate
 from .gaussian import Gaussian, GaussianParams, GaussianStats, _sqrtm
 from .metrics import w2_squared_gaussian
 
-NOISE_KINDS = ("none", "residual", "bounded")
+NOISE_KINDS = ("none", "residual", "bounded", "pull")
 
 
 @dataclass
 class NoisyStats(GaussianStats):
-    """Gaussian sufficient statistics plus ``y = (x_1 − x_2)/√2`` (``(runs, d)``),
-    the only extra information the noise uses."""
+    """Gaussian sufficient statistics plus ``y = (x_1 − x_2)/√2`` (``(runs, d)``), the
+    only extra information the data-only noises use, and the mean of the model that
+    generated the data (known only to :meth:`NoisyGaussian.sample_statistics`)."""
 
     pair: np.ndarray = None
+    parent_mean: np.ndarray | None = None
 
 
 @dataclass
@@ -49,7 +60,9 @@ class NoisyGaussian(Gaussian):
     """An N-D Gaussian fitted with a noisy mean (Eq 6) and the unbiased covariance.
 
     ``noise``: ``"residual"`` (``ε = κ y / M^p``, Assumption 3), ``"bounded"``
-    (``ε = K y / (‖y‖ M)``, Assumption 3*) or ``"none"`` (the plain sample mean).
+    (``ε = K y / (‖y‖ M)``, Assumption 3*), ``"pull"`` (``ε = −K u / M`` with ``u`` the
+    unit vector from the parent's mean to ``x̄``: Assumption 3* without 2 and 3; exact
+    statistics only) or ``"none"`` (the plain sample mean).
     ``scale`` is κ or K; ``power`` is p (``"residual"`` only).
     """
 
@@ -76,9 +89,20 @@ class NoisyGaussian(Gaussian):
             return np.zeros_like(pair)
         if self.noise == "residual":
             return self.scale * pair / n**self.power
-        length = np.linalg.norm(pair, axis=-1, keepdims=True)
-        direction = np.divide(pair, length, out=np.zeros_like(pair), where=length > 0)
-        return self.scale * direction / n
+        if self.noise == "pull":
+            raise ValueError("noise='pull' depends on the parent's mean, not on the data "
+                             "only; use fit_statistics on exact statistics")
+        return self.scale * _unit(pair) / n
+
+    def pull_of(self, stats: NoisyStats) -> np.ndarray:
+        """``ε = −(K/M) (x̄ − µ_i)/‖x̄ − µ_i‖`` for ``noise="pull"``."""
+        if stats.parent_mean is None:
+            raise ValueError(
+                "noise='pull' needs the mean of the model that generated the data: fit "
+                "exact statistics from sample_statistics (exact=True in the loop)"
+            )
+        n = np.asarray(stats.n, dtype=float).reshape(-1, 1)
+        return -self.scale * _unit(stats.mean - stats.parent_mean) / n
 
     def expected_noise_energy(self, sizes, trace_cov: float) -> np.ndarray:
         """``E‖ε_g‖²`` for training sets of sizes ``sizes`` (``E Tr Σ_g = Tr Σ``)."""
@@ -87,7 +111,7 @@ class NoisyGaussian(Gaussian):
             return np.zeros_like(sizes)
         if self.noise == "residual":
             return self.scale**2 * trace_cov / sizes ** (2 * self.power)
-        return (self.scale / sizes) ** 2
+        return (self.scale / sizes) ** 2  # bounded and pull: ‖ε‖ = K/M exactly
 
     # -- the two verbs
     def fit(self, data: np.ndarray) -> GaussianParams:
@@ -105,7 +129,11 @@ class NoisyGaussian(Gaussian):
 
     def fit_statistics(self, stats: NoisyStats) -> GaussianParams:
         params = super().fit_statistics(stats)
-        return GaussianParams(params.mean + self.noise_of(stats.pair, stats.n), params.cov)
+        if self.noise == "pull":
+            noise = self.pull_of(stats)
+        else:
+            noise = self.noise_of(stats.pair, stats.n)
+        return GaussianParams(params.mean + noise, params.cov)
 
     def sample_statistics(self, params: GaussianParams, n: int,
                           rng: np.random.Generator) -> NoisyStats:
@@ -129,12 +157,18 @@ class NoisyGaussian(Gaussian):
             bartlett[:, :, dof <= 0] = 0.0  # rank n − 2 < d: the missing columns vanish
             factor = root @ bartlett
             scatter = scatter + factor @ np.swapaxes(factor, -1, -2)
-        return NoisyStats(np.full(runs, n), mean, scatter, pair)
+        return NoisyStats(np.full(runs, n), mean, scatter, pair, params.mean)
 
     def combine(self, a: NoisyStats, b: NoisyStats) -> NoisyStats:
         """Statistics of the union ``a ∪ b``; its first two points are ``a``'s."""
         joint = super().combine(a, b)
-        return NoisyStats(joint.n, joint.mean, joint.scatter, a.pair)
+        return NoisyStats(joint.n, joint.mean, joint.scatter, a.pair, a.parent_mean)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row stays zero)."""
+    length = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return np.divide(vectors, length, out=np.zeros_like(vectors), where=length > 0)
 
 
 def _square_root(cov: np.ndarray) -> np.ndarray:
@@ -150,28 +184,34 @@ def _square_root(cov: np.ndarray) -> np.ndarray:
 
 
 def assumption_moments(family: NoisyGaussian, params: GaussianParams, n: int, draws: int,
-                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+                       rng: np.random.Generator, exact: bool = False) -> dict[str, np.ndarray]:
     """Monte Carlo estimates (with standard errors) of the quantities in Eqs 7, 9, 18
     for ``draws`` data sets of size ``n`` from one Gaussian ``params`` (``runs = 1``).
 
-    Returns ``mean`` (E[ε], Eq 7), ``cov`` (Cov(ε, T), Eq 9, ``(d, d)``), their
-    standard errors ``mean_se``/``cov_se``, ``max_norm`` (max ‖ε‖, Eq 18) and ``T``
-    moments ``t_mean``/``t_cov`` (T has mean 0 and covariance I).
+    Returns ``mean`` (E[ε], Eq 7), ``cov`` (Cov(ε, T), Eq 9, ``(d, d)``), ``cross``
+    (E[εᵀ Σ^½ T], the cross term of Eqs 14 and 20), their standard errors
+    ``mean_se``/``cov_se``/``cross_se``, ``max_norm`` (max ‖ε‖, Eq 18) and ``T``
+    moments ``t_mean``/``t_cov`` (T has mean 0 and covariance I). ``exact=True`` draws
+    the sufficient statistics instead of the points (needed for ``noise="pull"``).
     """
     draws = validate.integer("draws", draws, minimum=2)
     if params.runs != 1:
         raise ValueError(f"params must describe one Gaussian (runs = 1), got runs = {params.runs}")
     batch = GaussianParams(np.repeat(params.mean, draws, 0), np.repeat(params.cov, draws, 0))
-    data = family.sample(batch, n, rng)
-    fitted = family.fit(data)
-    stats = family.summarize(data)
+    if exact:
+        stats = family.sample_statistics(batch, n, rng)
+    else:
+        stats = family.summarize(family.sample(batch, n, rng))
+    fitted = family.fit_statistics(stats)
     epsilon = fitted.mean - stats.mean
-    inverse_root = np.linalg.inv(_sqrtm(params.cov[0]))
-    t = np.sqrt(n) * (stats.mean - params.mean) @ inverse_root.T
+    root = _sqrtm(params.cov[0])
+    t = np.sqrt(n) * (stats.mean - params.mean) @ np.linalg.inv(root).T
     products = epsilon[:, :, None] * t[:, None, :]
+    cross = np.einsum("ri,ij,rj->r", epsilon, root, t)  # εᵀ Σ^½ T, the term of Eqs 14, 20
     return {
         "mean": epsilon.mean(0), "mean_se": epsilon.std(0, ddof=1) / np.sqrt(draws),
         "cov": products.mean(0), "cov_se": products.std(0, ddof=1) / np.sqrt(draws),
+        "cross": cross.mean(), "cross_se": cross.std(ddof=1) / np.sqrt(draws),
         "max_norm": np.linalg.norm(epsilon, axis=-1).max(),
         "t_mean": t.mean(0), "t_cov": np.cov(t.T),
     }
