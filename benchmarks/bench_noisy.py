@@ -63,8 +63,8 @@ def main() -> None:
         extrapolated = points * args.runs * per_point[-1]
         print(f"{kind:>10}: {seconds:6.2f} s exact; the data path would draw "
               f"{points:.2e} points per run, ~{extrapolated:.1e} s")
-    print(f"{'total':>10}: {total:6.2f} s (the chapter runs this twice: residual and "
-          f"bounded noise)")
+    print(f"{'total':>10}: {total:6.2f} s (the chapter runs this three times: residual, "
+          f"bounded and pull noise)")
 
 
 if __name__ == "__main__":

@@ -253,3 +253,13 @@ def test_bad_experiment_arguments_fail_before_compute():
 def test_bad_profile_values(override, message):
     with pytest.raises(ValueError, match=message):
         profiles.resolve("noisy", "smoke", **override)
+
+
+@pytest.mark.parametrize("noise", noisy.NOISE_KINDS)
+def test_cli_setup_runs_in_the_loop(noise):
+    from collapse import loop
+
+    family, initial, exact = noisy.cli_setup(4, 30, np.random.default_rng(0), noise=noise,
+                                             dim=2)
+    history = loop.simulate(family, initial, 3, 30, np.random.default_rng(1), exact=exact)
+    assert len(history.table) == 12 and np.all(np.isfinite(history.table["mean_norm"]))

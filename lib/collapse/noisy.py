@@ -335,3 +335,15 @@ def recursive_fit(family: NoisyGaussian, cov, kind: str, base_size: int, generat
     history.table["schedule"] = kind
     history.table["M"] = history.table["n_train"]
     return history
+
+
+def cli_setup(runs: int, M: int, rng: np.random.Generator, noise: str = "residual",
+              scale: float = 1.0, power: float = 0.5, dim: int = 3):
+    """``python -m collapse simulate noisy``: ``D_0`` = M draws of ``N(0, default_cov(dim))``
+    per run (drawn as exact statistics for ``noise="pull"``, which needs the parent's mean)."""
+    family = NoisyGaussian(noise=noise, scale=scale, power=power)
+    cov = default_cov(dim)
+    truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
+    if noise == "pull":
+        return family, family.sample_statistics(truth, M, rng), True
+    return family, family.sample(truth, M, rng), True
