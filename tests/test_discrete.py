@@ -149,6 +149,49 @@ def test_cli_simulate(tmp_path):
     assert (table.groupby("run")["support"].apply(lambda s: s.is_monotonic_decreasing)).all()
 
 
+class Interrupted(Exception):
+    pass
+
+
+def test_checkpoint_resumes_an_interrupted_run(tmp_path):
+    family = discrete.Discrete(discrete.uniform(4))
+    arguments = (family, discrete.fixed_counts([4, 3, 2, 1], 50), 30, 10)
+    state = {"generation": 0, "stop_at": None}
+
+    def watch(params, data):  # stops the run at a chosen generation, like a Ctrl-C
+        if state["generation"] == state["stop_at"]:
+            raise Interrupted
+        state["generation"] += 1
+        return np.zeros(params.runs)
+
+    full = loop.simulate(*arguments, np.random.default_rng(9), exact=True,
+                         metrics={"watch": watch}).table
+    path = tmp_path / "chain.pkl"
+    state.update(generation=0, stop_at=12)
+    with pytest.raises(Interrupted):
+        loop.simulate(*arguments, np.random.default_rng(9), exact=True,
+                      metrics={"watch": watch}, checkpoint=path)
+    state["stop_at"] = None
+    resumed = loop.simulate(*arguments, np.random.default_rng(12345), exact=True,
+                            metrics={"watch": watch}, checkpoint=path).table
+    pd.testing.assert_frame_equal(resumed, full)
+
+
+def test_chapter_profiles_reject_bad_values():
+    from collapse import profiles
+
+    with pytest.raises(ValueError, match="time_sizes"):
+        profiles.resolve("discrete", "smoke", time_sizes=[1, 10])
+    with pytest.raises(TypeError, match="collapse_runs"):
+        profiles.resolve("discrete", "smoke", collapse_runs=1.5)
+    with pytest.raises(ValueError, match="starts"):
+        profiles.resolve("markov", "smoke", starts=[[5, 5]])
+    with pytest.raises(ValueError, match="chain states"):
+        profiles.resolve("markov", "smoke", M=100, K=5, starts=[[20] * 5])
+    with pytest.raises(ValueError, match="stages_generations"):
+        profiles.resolve("what_is_collapse", "smoke", stages_generations=[-1])
+
+
 def test_bad_parameters_fail_early(family):
     with pytest.raises(ValueError, match="reference must sum to 1"):
         discrete.Discrete([0.5, 0.6])
