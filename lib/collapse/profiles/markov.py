@@ -7,7 +7,7 @@ PROFILES = {
                   wf_sizes=[10, 20, 50, 100]),
     "quick": dict(M=10, K=3, starts=[[5, 3, 2], [8, 1, 1], [4, 3, 3]], runs=5000,
                   generations=150, wf_sizes=[10, 20, 50, 100, 200, 500, 1000]),
-    "paper": dict(M=20, K=3, starts=[[10, 6, 4], [16, 2, 2], [7, 7, 6]], runs=20000,
+    "paper": dict(M=20, K=3, starts=[[10, 6, 4], [16, 2, 2], [7, 7, 6]], runs=10000,
                   generations=300, wf_sizes=[10, 20, 50, 100, 200, 500, 1000, 2000]),
 }
 

@@ -8,7 +8,7 @@ PROFILES = {
     "quick": dict(stages_M=100, stages_bins=40, stages_generations=[0, 10, 100, 1000],
                   M=100, huge_M=10**12, runs=1000, generations=1000),
     "paper": dict(stages_M=100, stages_bins=40, stages_generations=[0, 10, 100, 1000],
-                  M=100, huge_M=10**12, runs=10000, generations=2000),
+                  M=100, huge_M=10**12, runs=2000, generations=2000),
 }
 
 
