@@ -15,7 +15,7 @@ PROFILES = {
     ),
     "quick": dict(
         M=1000, separation=6.0, generations=1001, runs=4,
-        snapshots=[0, 50, 100, 150, 200, 350, 1000], mixing_generations=200, mixing_runs=2,
+        snapshots=[0, 50, 100, 150, 200, 350, 1000], mixing_generations=150, mixing_runs=2,
         n_jobs=2, checkpoint=False, seed=0,
     ),
     "paper": dict(
