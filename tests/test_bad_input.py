@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from collapse import __main__ as cli
 from collapse import book, gaussian, loop, profiles, theory
 
@@ -131,3 +132,12 @@ def test_cli_simulate_writes_the_tidy_table(tmp_path):
 
 def test_cli_main_is_importable():
     assert "gaussian" in cli.FAMILIES
+
+
+def test_every_chapter_accepts_a_seed_override():
+    for chapter in profiles.chapters():
+        assert profiles.resolve(chapter, "smoke", seed=3)["seed"] == 3
+    with pytest.raises(ValueError, match="parameter 'seed' must be >= 0"):
+        profiles.resolve("gaussian", "smoke", seed=-1)
+    with pytest.raises(TypeError, match="parameter 'seed' must be an integer"):
+        profiles.resolve("gaussian", "smoke", seed="one")

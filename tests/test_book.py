@@ -9,8 +9,9 @@ import subprocess
 import nbformat
 import numpy as np
 import pytest
-from collapse import book
 from conftest import ROOT
+
+from collapse import book
 
 CHAPTERS = book.chapter_names(ROOT)
 pytestmark = pytest.mark.slow

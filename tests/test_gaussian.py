@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from collapse import gaussian, loop
 from scipy import stats
+
+from collapse import gaussian, loop
 
 # A two-sample KS test at this level fails by chance once in 10^4 runs; the seeds are
 # fixed, so a failure means the two samplers differ.

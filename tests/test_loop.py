@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from collapse import gaussian, loop
 
 FAMILY = gaussian.Gaussian()

@@ -6,6 +6,7 @@ errors ``sd / sqrt(N)``; a sample variance within ``Z`` of ``sqrt((m4 - var²) /
 
 import numpy as np
 import pytest
+
 from collapse import gaussian, loop, theory
 
 Z = 4.0

@@ -143,7 +143,7 @@ def test_tile():
     picture = vae.tile(images, columns=2)
     assert picture.shape == (3 * 2, 2 * 3)
     np.testing.assert_array_equal(picture[0:2, 3:6], images[1])
-    np.testing.assert_array_equal(picture[4:6, 3:6], np.ones((2, 3)))  # blank padding
+    np.testing.assert_array_equal(picture[4:6, 3:6], np.zeros((2, 3)))  # blank padding
 
 
 # ------------------------------------------------------------------------- loaders

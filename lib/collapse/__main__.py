@@ -23,6 +23,7 @@ from . import loop, validate
 # returning ``(family, initial_data, exact_supported)``.
 FAMILIES = {
     "gaussian": "collapse.gaussian",
+    "noisy": "collapse.noisy",
     "discrete": "collapse.discrete",
     "gmm": "collapse.gmm",
     "vae": "collapse.vae",

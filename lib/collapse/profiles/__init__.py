@@ -14,6 +14,8 @@ import importlib
 import numbers
 import pkgutil
 
+from collapse import validate
+
 PROFILE_NAMES = ("smoke", "quick", "paper")
 
 
@@ -72,6 +74,9 @@ def resolve(chapter: str, profile: str = "quick", **overrides) -> dict:
     config = defaults(chapter, profile)
     for name, value in overrides.items():
         if value is None:
+            continue
+        if name == "seed":  # every chapter's parameters cell has a seed
+            config["seed"] = validate.integer("parameter 'seed'", value, minimum=0)
             continue
         if name not in config:
             raise ValueError(

@@ -15,10 +15,9 @@ PROFILES = {
         theory_generations=200,
     ),
     "paper": dict(
-        sizes=[100, 500, 1000, 10000], generations=1000, runs=10000, pool_generations=1000,
-        pool_runs=200, pool_band_sizes=[100, 500, 1000], fig12_max_exponent=7,
-        fig12_repeats=10000, theory_runs=100000,
-        theory_generations=1000,
+        sizes=[100, 500, 1000, 10000], generations=1000, runs=2000, pool_generations=1000,
+        pool_runs=100, pool_band_sizes=[100, 500, 1000], fig12_max_exponent=7,
+        fig12_repeats=10000, theory_runs=20000, theory_generations=1000,
     ),
 }
 
