@@ -211,7 +211,7 @@ def _train(model, blocks: np.ndarray, epochs: int | None, batch_size: int, lr: f
     weights of the epoch with the lowest validation perplexity are kept (§5.2: "we use
     the best performing model … evaluated using the original wikitext2 validation set")."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     device = device_name()
     model.to(device).train()
@@ -306,7 +306,7 @@ def continue_blocks(model_or_path, prompts: np.ndarray, new_tokens: int = BLOCK,
     ``(n, new_tokens)``. All prompts have the same length, so batches need no padding;
     EOS is suppressed until ``new_tokens`` are written so every block is full."""
     import torch
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     model = _load(model_or_path)
     device = next(model.parameters()).device
@@ -453,7 +453,7 @@ def prepare(model: str, train_blocks: int, valid_blocks: int, test_blocks: int,
 def run_regime(setup: Setup, runs: int, generations: int, epochs: int, keep_original: float,
                repetition_penalty: float = 1.0, lr: float = 2e-5, batch_size: int = 128,
                num_beams: int = 5, generate_batch: int = 64, seed: int = 0,
-               progress: bool = True) -> tuple[pd.DataFrame, dict]:
+               progress: bool = True, cache: str | Path = CACHE) -> tuple[pd.DataFrame, dict]:
     """``runs`` independent runs of §5.2's loop (each through :func:`collapse.loop.simulate`
     with a checkpoint, so an interrupted run resumes at its last finished generation).
 
@@ -471,12 +471,13 @@ def run_regime(setup: Setup, runs: int, generations: int, epochs: int, keep_orig
         family = LanguageModel(setup.base, setup.train, setup.valid, setup.test, epochs=epochs,
                                lr=lr, batch_size=batch_size, num_beams=num_beams,
                                repetition_penalty=repetition_penalty,
-                               generate_batch=generate_batch, seed=run, progress=progress)
+                               generate_batch=generate_batch, seed=run, progress=progress,
+                               workdir=str(Path(cache) / "models"))
         key = _digest(setup.base, setup.train, setup.valid, setup.test, epochs, lr, batch_size,
                       num_beams, repetition_penalty, keep_original, generations, seed, run)
         history = simulate(family, setup.train[None], generations, len(setup.train),
                            np.random.default_rng([seed, run]), mixing,
-                           keep=range(generations), checkpoint=CACHE / "runs" / f"{key}.pkl",
+                           keep=range(generations), checkpoint=Path(cache) / "runs" / f"{key}.pkl",
                            progress=progress)
         tables.append(history.table.assign(run=run))
         kept[run] = {"data": {g: data[0] for g, (_, data) in history.kept.items()},
