@@ -4,8 +4,9 @@ import time
 
 import numpy as np
 import pytest
-from collapse import gmm, loop, metrics, profiles
 from scipy.stats import multivariate_normal
+
+from collapse import gmm, loop, metrics, profiles
 
 
 def mixture(weights, means, covariances, runs=1):
