@@ -241,10 +241,11 @@ def latent_spread(latents: np.ndarray, reference: np.ndarray) -> dict[str, float
 
 
 def tile(images: np.ndarray, columns: int = 8) -> np.ndarray:
-    """Lay ``(n, H, W)`` images out as one ``(rows·H, columns·W)`` picture (blank padding)."""
+    """Lay ``(n, H, W)`` images out as one ``(rows·H, columns·W)`` picture; missing
+    images at the end are blank (0, no ink)."""
     n, height, width = images.shape
     rows = -(-n // columns)
-    padded = np.ones((rows * columns, height, width), images.dtype)
+    padded = np.zeros((rows * columns, height, width), images.dtype)
     padded[:n] = images
     return padded.reshape(rows, columns, height, width).swapaxes(1, 2).reshape(
         rows * height, columns * width)
