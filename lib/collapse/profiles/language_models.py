@@ -16,8 +16,8 @@ PROFILES = {
     ),
     "quick": dict(
         model="tiny", vocab_size=1024, hidden_size=64, layers=2, heads=4,
-        tokenizer_chars=2_000_000, pretrain_steps=600, train_blocks=128, valid_blocks=32,
-        test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=1e-3, batch_size=16,
+        tokenizer_chars=2_000_000, pretrain_steps=1000, train_blocks=128, valid_blocks=32,
+        test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=3e-4, batch_size=16,
         num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0,
     ),
     "paper": dict(
