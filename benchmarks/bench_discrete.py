@@ -18,6 +18,7 @@ import argparse
 import time
 
 import numpy as np
+
 from collapse import discrete, loop, markov
 
 CASES = [(1000, 100, 40), (1000, 1000, 40), (10000, 100, 10)]  # (runs, M, K)

@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
 from collapse import discrete, loop, markov
 from collapse.__main__ import main
-from scipy import stats
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from math import comb
 
 import numpy as np
 import pytest
+
 from collapse import discrete, loop, markov
 
 M, K, START = 10, 3, (5, 3, 2)
