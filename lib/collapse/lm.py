@@ -62,6 +62,13 @@ def device_name() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _quiet() -> None:
+    """No transformers progress bar per weight file read or written (noise in a chapter)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 @contextmanager
 def _threads_for(model):
     """One CPU thread for small models, restored afterwards: their matrices are too small
@@ -198,6 +205,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, progress: bool = True) -
 
     validate.integer("vocab_size", spec.vocab_size, minimum=300)
     validate.integer("pretrain_steps", spec.pretrain_steps, minimum=0)
+    _quiet()
     lines = wikitext_lines("train")
     key = _digest(spec, seed, len(lines), lines[:50], lines[-50:])
     out = CACHE / f"base-{key}"
@@ -289,9 +297,8 @@ def _train_loop(model, blocks: np.ndarray, epochs: int | None, batch_size: int, 
 def _load(model_or_path):
     import torch
     from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # one bar per weight file is noise here
+    _quiet()
     if not isinstance(model_or_path, (str, Path)):
         return model_or_path
     model = AutoModelForCausalLM.from_pretrained(model_or_path, dtype=torch.float32)
