@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -16,10 +17,7 @@ pytestmark = pytest.mark.skipif(data.local_path("wikitext-2") is None,
 
 
 def smoke_spec():
-    c = profiles.resolve("language_models", "smoke")
-    return lm.TinyOPT(vocab_size=c["vocab_size"], hidden_size=c["hidden_size"],
-                      layers=c["layers"], heads=c["heads"], ffn_dim=4 * c["hidden_size"],
-                      tokenizer_chars=c["tokenizer_chars"], pretrain_steps=c["pretrain_steps"])
+    return lm.tiny_spec(profiles.resolve("language_models", "smoke"))
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +165,13 @@ def test_missing_data_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
         with pytest.raises(data.DataUnavailable, match="COLLAPSE_DATA_DIR"):
             lm.wikitext_lines("test")
     assert time.perf_counter() - start < 10
+
+
+def test_command_line_runs_the_language_model_family(tmp_path):
+    from collapse.__main__ import main
+
+    out = tmp_path / "lm.csv"
+    assert main(["simulate", "lm", "--runs", "1", "--M", "8", "--generations", "2",
+                 "--mixing", "keep-original", "--fraction", "0.25", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.generation) == [0, 1] and (table.test_perplexity > 1).all()

@@ -549,12 +549,8 @@ def experiment(config: dict, regimes=tuple(REGIMES), progress: bool = False) -> 
     per-sequence perplexities under each run's generation-0 model."""
     for name in regimes:
         validate.choice("regime", name, REGIMES)
-    spec = TinyOPT(vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
-                   layers=config["layers"], heads=config["heads"],
-                   ffn_dim=4 * config["hidden_size"], tokenizer_chars=config["tokenizer_chars"],
-                   pretrain_steps=config["pretrain_steps"])
     setup = prepare(config["model"], config["train_blocks"], config["valid_blocks"],
-                    config["test_blocks"], spec=spec, progress=progress)
+                    config["test_blocks"], spec=tiny_spec(config), progress=progress)
     result = {"setup": setup, "zero_shot": perplexity(setup.base, setup.test), "regimes": {}}
     for name in regimes:
         epochs_index, keep_original, penalised = REGIMES[name]
@@ -566,3 +562,31 @@ def experiment(config: dict, regimes=tuple(REGIMES), progress: bool = False) -> 
         result["regimes"][name] = {"table": table, "kept": kept,
                                    "perplexities": generation_perplexities(kept)}
     return result
+
+
+def tiny_spec(config: dict) -> TinyOPT:
+    """The tiny base model described by a chapter profile's parameters."""
+    return TinyOPT(vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
+                   layers=config["layers"], heads=config["heads"],
+                   ffn_dim=4 * config["hidden_size"], tokenizer_chars=config["tokenizer_chars"],
+                   pretrain_steps=config["pretrain_steps"])
+
+
+def cli_setup(runs: int, M: int, rng: np.random.Generator, profile: str = "smoke",
+              **overrides):
+    """``python -m collapse simulate lm --runs 1 --M 64 --option profile=quick
+    --option repetition_penalty=2.0``: the model and settings of a chapter profile
+    (any profile parameter can be overridden), ``D_0`` = the first ``M`` training blocks.
+    Each run is one process: ``runs`` must be 1."""
+    from . import profiles
+
+    validate.integer("runs", runs, minimum=1, maximum=1)
+    config = profiles.resolve("language_models", profile, train_blocks=M, **overrides)
+    setup = prepare(config["model"], config["train_blocks"], config["valid_blocks"],
+                    config["test_blocks"], spec=tiny_spec(config))
+    family = LanguageModel(setup.base, setup.train, setup.valid, setup.test,
+                           epochs=config["epochs"][0], lr=config["lr"],
+                           batch_size=config["batch_size"], num_beams=config["num_beams"],
+                           repetition_penalty=config["repetition_penalty"],
+                           generate_batch=config["generate_batch"], seed=config["seed"])
+    return family, setup.train[None], False
