@@ -219,7 +219,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, progress: bool = True) -
                        ffn_dim=spec.ffn_dim, word_embed_proj_dim=spec.hidden_size,
                        max_position_embeddings=4 * BLOCK, pad_token_id=1, bos_token_id=2,
                        eos_token_id=2)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         torch.manual_seed(seed)
         model = OPTForCausalLM(config)
         _train(model, blocks, epochs=None, steps=spec.pretrain_steps,
@@ -423,7 +423,8 @@ class LanguageModel:
         if (out / "done").exists():
             return str(out)
         seed = int(key[:8], 16)
-        with torch.random.fork_rng(devices=[]):  # dropout draws from torch's global RNG
+        # dropout draws from torch's global RNGs: fork them, seed, restore afterwards
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
             torch.manual_seed(seed)
             model = _load(self.base)
             model.train()
