@@ -42,6 +42,8 @@ HUB_MODEL = "facebook/opt-125m"
 HUB_DATASET = ("wikitext", "wikitext-2-raw-v1")
 SPLITS = ("train", "validation", "test")
 CACHE = Path(".cache") / "lm"
+# Part of every cache key: bump it when training or generation changes what they produce.
+ALGORITHM_VERSION = 1
 
 
 def _digest(*parts) -> str:
@@ -207,7 +209,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, progress: bool = True) -
     validate.integer("pretrain_steps", spec.pretrain_steps, minimum=0)
     _quiet()
     lines = wikitext_lines("train")
-    key = _digest(spec, seed, len(lines), lines[:50], lines[-50:])
+    key = _digest(ALGORITHM_VERSION, spec, seed, len(lines), lines[:50], lines[-50:])
     out = CACHE / f"base-{key}"
     if (out / "done").exists():
         return str(out.resolve())
@@ -417,8 +419,8 @@ class LanguageModel:
         import torch
 
         blocks = self._blocks(data)
-        key = _digest(blocks, self.base, self.epochs, self.lr, self.batch_size, self.seed,
-                      self.valid)
+        key = _digest(ALGORITHM_VERSION, blocks, self.base, self.epochs, self.lr,
+                      self.batch_size, self.seed, self.valid)
         out = Path(self.workdir) / f"fit-{key}"
         if (out / "done").exists():
             return str(out)
@@ -512,8 +514,9 @@ def run_regime(setup: Setup, runs: int, generations: int, epochs: int, keep_orig
                                repetition_penalty=repetition_penalty,
                                generate_batch=generate_batch, seed=run, progress=progress,
                                workdir=str(Path(cache) / "models"))
-        key = _digest(setup.base, setup.train, setup.valid, setup.test, epochs, lr, batch_size,
-                      num_beams, repetition_penalty, keep_original, generations, seed, run)
+        key = _digest(ALGORITHM_VERSION, setup.base, setup.train, setup.valid, setup.test,
+                      epochs, lr, batch_size, num_beams, repetition_penalty, keep_original,
+                      generations, seed, run)
         history = simulate(family, setup.train[None], generations, len(setup.train),
                            np.random.default_rng([seed, run]), mixing,
                            keep=range(generations), checkpoint=Path(cache) / "runs" / f"{key}.pkl",
