@@ -175,3 +175,15 @@ def test_command_line_runs_the_language_model_family(tmp_path):
                  "--mixing", "keep-original", "--fraction", "0.25", "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert list(table.generation) == [0, 1] and (table.test_perplexity > 1).all()
+
+
+def test_a_local_pretrained_model_directory_takes_the_paper_path(setup):
+    """``model=<directory>`` (e.g. a local copy of facebook/opt-125m) is loaded as given,
+    with its own tokenizer, and the experiment may use the whole training split."""
+    assert lm.base_model_source(setup.base) == setup.base
+    local = lm.prepare(setup.base, 8, 4, 4, progress=False)
+    assert local.base == setup.base and local.train.shape == (8, lm.BLOCK)
+    whole = lm.load_blocks(setup.base, "train")
+    np.testing.assert_array_equal(local.train, whole[:8])
+    assert len(whole) > 2 * len(lm.prepare("tiny", 0, 4, 4, spec=smoke_spec(),
+                                           progress=False).train) - 2
