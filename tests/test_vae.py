@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 import torch
+
 from collapse import data, loop, mnist, profiles, vae
 
 MNIST_SHA256 = {  # of the decompressed files, from the data README
