@@ -214,3 +214,11 @@ def test_bad_loader_arguments():
         mnist.load("cifar")
     with pytest.raises(ValueError, match="split must be one of"):
         mnist.load("digits", "validation")
+
+
+def test_cli_setup_gives_one_run_of_real_digits():
+    family, initial, exact = vae.cli_setup(1, 50, np.random.default_rng(0), epochs=1)
+    assert isinstance(family, vae.VAE) and family.epochs == 1 and exact is False
+    assert initial.shape == (1, 50, 8, 8)
+    with pytest.raises(ValueError, match="runs must be <= 1"):
+        vae.cli_setup(2, 50, np.random.default_rng(0))
