@@ -9,7 +9,7 @@ PROFILES = {
         device="cpu",
     ),
     "quick": dict(
-        dataset="mnist", n_train=1000, generations=6, epochs=10, batch_size=64, latent_dim=20,
+        dataset="mnist", n_train=2000, generations=6, epochs=20, batch_size=64, latent_dim=20,
         seed=0, show_generations=[0, 1, 2, 3, 4, 5], n_eval=2000, classifier_train=3000,
         device="cpu",
     ),
