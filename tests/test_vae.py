@@ -222,3 +222,27 @@ def test_cli_setup_gives_one_run_of_real_digits():
     assert initial.shape == (1, 50, 8, 8)
     with pytest.raises(ValueError, match="runs must be <= 1"):
         vae.cli_setup(2, 50, np.random.default_rng(0))
+
+
+def test_interrupted_run_resumes_to_the_same_models(tmp_path, monkeypatch):
+    options = dict(seed=4, keep=[2], epochs=1, batch_size=64, latent_dim=4, progress=False)
+    uninterrupted = vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "a", **options)
+    train = vae.VAE.fit
+    calls = []
+
+    def interrupted_at_generation_1(self, data):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train(self, data)
+
+    monkeypatch.setattr(vae.VAE, "fit", interrupted_at_generation_1)
+    with pytest.raises(KeyboardInterrupt):
+        vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "b", **options)
+    monkeypatch.setattr(vae.VAE, "fit", train)
+    resumed = vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "b", **options)
+    columns = ["generation", "n_train", "bce", "kl", "loss"]
+    assert resumed.table[columns].equals(uninterrupted.table[columns])
+    for a, b in zip(resumed.kept[2].model.state_dict().values(),
+                    uninterrupted.kept[2].model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
