@@ -161,7 +161,7 @@ def test_missing_data_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
         lm.base_model_source("facebook/opt-125m")
     monkeypatch.delenv("COLLAPSE_DATA_DIR")
     start = time.perf_counter()
-    if not lm._hub_reachable():  # this machine: no hub
+    if not data.hub_reachable():  # this machine: no hub
         with pytest.raises(data.DataUnavailable, match="COLLAPSE_DATA_DIR"):
             lm.wikitext_lines("test")
     assert time.perf_counter() - start < 10

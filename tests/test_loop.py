@@ -124,3 +124,32 @@ def test_checkpoint_of_another_simulation_is_refused(tmp_path):
     loop.simulate(FAMILY, initial(), 3, 20, np.random.default_rng(0), checkpoint=checkpoint)
     with pytest.raises(ValueError, match="different simulation"):
         loop.simulate(FAMILY, initial(), 4, 20, np.random.default_rng(0), checkpoint=checkpoint)
+
+
+class FailingSampler(gaussian.Gaussian):
+    """Raises inside ``sample`` once, on the 4th call: after the rng has moved on. The
+    switch lives outside the instance so that the resumed run has the same signature."""
+
+    switch = {"calls": 0, "fail_at": 4}
+
+    def sample(self, params, n, rng):
+        self.switch["calls"] += 1
+        drawn = super().sample(params, n, rng)
+        if self.switch["calls"] == self.switch["fail_at"]:
+            raise Interrupt
+        return drawn
+
+
+@pytest.mark.parametrize("seconds", [0.0, 3600.0])
+def test_interrupted_inside_sampling_resumes_bit_for_bit(tmp_path, seconds):
+    checkpoint = tmp_path / "state.pkl"
+    reference = loop.simulate(gaussian.Gaussian(), initial(), 8, 20, np.random.default_rng(9),
+                              loop.Pool()).table
+    FailingSampler.switch.update(calls=0, fail_at=4)
+    with pytest.raises(Interrupt):
+        loop.simulate(FailingSampler(), initial(), 8, 20, np.random.default_rng(9),
+                      loop.Pool(), checkpoint=checkpoint, checkpoint_seconds=seconds)
+    FailingSampler.switch.update(fail_at=-1)
+    resumed = loop.simulate(FailingSampler(), initial(), 8, 20, np.random.default_rng(9),
+                            loop.Pool(), checkpoint=checkpoint, checkpoint_seconds=seconds)
+    assert resumed.table.equals(reference)

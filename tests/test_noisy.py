@@ -6,9 +6,10 @@ Monte Carlo mean (Z = 4: a false alarm has probability ~6e-5 per comparison).
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
+
 from collapse import gaussian, metrics, noisy, profiles, theory
 from collapse.gaussian import GaussianParams
-from scipy.special import ndtri
 
 Z = 4.0
 COV = np.array([[1.0, 0.4], [0.4, 0.6]])

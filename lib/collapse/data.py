@@ -11,6 +11,8 @@ hub cannot be reached.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ENV_VAR = "COLLAPSE_DATA_DIR"
@@ -53,3 +55,18 @@ def offline_hub() -> None:
     """Make transformers/datasets fail at once instead of retrying a hub that is not there."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """One quick probe of the hub (honours proxies, ``HF_ENDPOINT`` and the HF offline
+    flags), instead of a library's retry loop."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(endpoint, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return True  # the server answered
+    except (OSError, ValueError):
+        return False
+    return True

@@ -24,7 +24,6 @@ import copy
 import hashlib
 import json
 import math
-import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,15 +91,6 @@ def _threads_for(model):
 # --------------------------------------------------------------------------- data
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick TCP connection instead of a library's retry loop."""
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 def wikitext_lines(split: str) -> list[str]:
     """The lines of a WikiText-2 split: the local copy under ``COLLAPSE_DATA_DIR``
     (``wikitext-2-v1``, rare words as ``<unk>``) or ``wikitext-2-raw-v1`` from the hub."""
@@ -113,7 +103,7 @@ def wikitext_lines(split: str) -> list[str]:
             raise missing
         name = {"validation": "valid"}.get(split, split)
         return (local / f"wiki.{name}.tokens").read_text(encoding="utf-8").splitlines(True)
-    if not _hub_reachable():
+    if not data_sources.hub_reachable():
         raise missing
     import datasets
 
@@ -128,7 +118,7 @@ def base_model_source(name: str) -> str:
     local = data_sources.local_path(name.split("/")[-1])
     if local is not None:
         return str(local)
-    if data_sources.data_dir() is None and _hub_reachable():
+    if data_sources.data_dir() is None and data_sources.hub_reachable():
         return name
     data_sources.offline_hub()
     raise data_sources.unavailable(f"the pre-trained model {name}", name, name.split("/")[-1] + "/")

@@ -21,8 +21,10 @@ Conventions used by every family:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +254,7 @@ def simulate(
     metrics: dict[str, Callable] | None = None,
     keep: Sequence[int] = (),
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_seconds: float = 10.0,
     progress: bool = False,
 ) -> History:
     """Run "fit → sample → mix" for ``generations`` generations (paper Fig 2, §4).
@@ -268,7 +271,8 @@ def simulate(
     exact: draw sufficient statistics instead of samples (Replace and Accumulate only).
     metrics: extra columns, ``name -> f(params, training_data) -> (runs,) array``.
     keep: generations whose ``(params, training data)`` are returned in ``History.kept``.
-    checkpoint: a file; the state is written after every generation and a re-run
+    checkpoint: a file; the state is written when a generation finishes (at most every
+        ``checkpoint_seconds``, always at the end and when interrupted) and a re-run
         with the same arguments resumes from the last finished generation.
     progress: show a progress bar over generations.
     """
@@ -301,49 +305,67 @@ def simulate(
         data = initial_data
         fit, draw, join = family.fit, family.sample, _join
 
-    signature = repr((type(family).__name__, vars(family) if hasattr(family, "__dict__") else (),
-                      generations, sizes.tolist(), repr(mixing), exact, sorted(metrics)))
+    signature = _fingerprint((type(family).__name__, getattr(family, "__dict__", {}),
+                              generations, sizes.tolist(), repr(mixing), exact, sorted(metrics)))
     state = _load_checkpoint(checkpoint, signature)
     if state is None:
         state = dict(generation=0, data=data,
                      memory=Memory(original=data, previous=data,
                                    pool=_GrowingPool(data) if mixing.needs_pool else None),
-                     columns=[], kept={})
+                     columns=[], kept={}, rng=rng.bit_generator.state)
     else:
         rng.bit_generator.state = state["rng"]
 
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm  # a text bar: no ipywidgets needed in notebooks
 
         bar = tqdm(total=generations, initial=state["generation"], desc="generations")
     runs = _runs_of(data)
-    while state["generation"] < generations:
-        g, data = state["generation"], state["data"]
-        params = fit(data)
-        columns = {"run": np.arange(runs), "generation": np.full(runs, g),
-                   "n_train": np.full(runs, _size_of(data))}
-        columns.update({k: np.broadcast_to(v, runs) for k, v in family.describe(params).items()})
-        for name, metric in metrics.items():
-            columns[name] = np.broadcast_to(metric(params, data), runs)
-        state["columns"].append(columns)
-        if g in keep:
-            state["kept"][g] = (params, data)
-        if g + 1 < generations:
-            size = int(sizes[g + 1])
-            new = draw(params, mixing.model_draws(size), rng)
-            memory = state["memory"]
-            if mixing.needs_pool:
-                memory.pool.append(new)
-            data = mixing.training_set(new, memory, size, rng, join)
-            memory.previous = data
-            state["data"] = data
-        state["generation"] = g + 1
-        _save_checkpoint(checkpoint, signature, state, rng)
+    last_save = time.monotonic()
+    committing = False
+    try:
+        while state["generation"] < generations:
+            g, data = state["generation"], state["data"]
+            params = fit(data)
+            columns = {"run": np.arange(runs), "generation": np.full(runs, g),
+                       "n_train": np.full(runs, _size_of(data))}
+            columns.update({k: np.broadcast_to(v, runs)
+                            for k, v in family.describe(params).items()})
+            for name, metric in metrics.items():
+                columns[name] = np.broadcast_to(metric(params, data), runs)
+            if g + 1 < generations:
+                size = int(sizes[g + 1])
+                new = draw(params, mixing.model_draws(size), rng)
+            # Commit generation g; until here the state is exactly as after g - 1.
+            committing = True
+            state["columns"].append(columns)
+            if g in keep:
+                state["kept"][g] = (params, data)
+            if g + 1 < generations:
+                memory = state["memory"]
+                if mixing.needs_pool:
+                    memory.pool.append(new)
+                memory.previous = state["data"] = mixing.training_set(new, memory, size, rng,
+                                                                      join)
+            state["generation"] = g + 1
+            state["rng"] = rng.bit_generator.state
+            committing = False
+            if bar is not None:
+                bar.update(1)
+            # Pickling the whole state costs O(generations); writing at most every
+            # `checkpoint_seconds` keeps long runs of cheap generations linear.
+            finished = state["generation"] == generations
+            if finished or time.monotonic() - last_save >= checkpoint_seconds:
+                _save_checkpoint(checkpoint, signature, state)
+                last_save = time.monotonic()
+    except BaseException:
+        if not committing:  # interrupted: keep every finished generation
+            _save_checkpoint(checkpoint, signature, state)
+        raise
+    finally:
         if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
 
     table = pd.DataFrame({k: np.concatenate([c[k] for c in state["columns"]])
                           for k in state["columns"][0]})
@@ -363,12 +385,24 @@ def _load_checkpoint(path, signature):
     return saved["state"]
 
 
-def _save_checkpoint(path, signature, state, rng):
+def _fingerprint(value) -> str:
+    """A stable text identity of the arguments (arrays by a hash of their bytes, which
+    ``repr`` would abbreviate)."""
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"array{value.shape}{value.dtype}:{digest}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_fingerprint(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_fingerprint(v) for v in value) + ")"
+    return repr(value)
+
+
+def _save_checkpoint(path, signature, state):
     if path is None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state["rng"] = rng.bit_generator.state
     partial = path.with_suffix(path.suffix + ".partial")
     with open(partial, "wb") as handle:
         pickle.dump({"signature": signature, "state": state}, handle)

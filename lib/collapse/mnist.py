@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -57,20 +55,6 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(raw, dtype, offset=offset).reshape(shape)
 
 
-def _hub_reachable(timeout: float = 2.0) -> bool:
-    """One quick probe of the hub (honours proxies and ``HF_ENDPOINT``); no retries."""
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    try:
-        urllib.request.urlopen(endpoint, timeout=timeout).close()
-    except urllib.error.HTTPError:
-        return True  # the server answered
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def _load_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
     folder = data.local_path("mnist")
     if folder is not None:
@@ -78,7 +62,7 @@ def _load_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
         images, labels = read_idx(folder / images_file), read_idx(folder / labels_file)
         return images, labels
     missing = data.unavailable("MNIST", HUB_NAME, "mnist/ with the four IDX .gz files")
-    if data.data_dir() is not None or not _hub_reachable():
+    if data.data_dir() is not None or not data.hub_reachable():
         raise missing  # COLLAPSE_DATA_DIR set means "no hub"; otherwise the hub is down
     import datasets
 
