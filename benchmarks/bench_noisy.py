@@ -17,6 +17,7 @@ import argparse
 import time
 
 import numpy as np
+
 from collapse import gaussian, noisy
 
 
