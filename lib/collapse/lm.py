@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_sources
-from . import validate
+from . import loop, validate
 from .loop import KeepOriginal, Replace, simulate
 
 BLOCK = 64
@@ -504,9 +504,10 @@ def run_regime(setup: Setup, runs: int, generations: int, epochs: int, keep_orig
                                repetition_penalty=repetition_penalty,
                                generate_batch=generate_batch, seed=run, progress=progress,
                                workdir=str(Path(cache) / "models"))
-        key = _digest(ALGORITHM_VERSION, setup.base, setup.train, setup.valid, setup.test,
-                      epochs, lr, batch_size, num_beams, repetition_penalty, keep_original,
-                      generations, seed, run)
+        # the loop's source is part of the key: its checkpoint format may change with it
+        key = _digest(ALGORITHM_VERSION, Path(loop.__file__).read_bytes(), setup.base,
+                      setup.train, setup.valid, setup.test, epochs, lr, batch_size, num_beams,
+                      repetition_penalty, keep_original, generations, seed, run)
         history = simulate(family, setup.train[None], generations, len(setup.train),
                            np.random.default_rng([seed, run]), mixing,
                            keep=range(generations), checkpoint=Path(cache) / "runs" / f"{key}.pkl",
