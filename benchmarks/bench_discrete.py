@@ -15,9 +15,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import timed
 
 from collapse import discrete, loop, markov
 
@@ -35,12 +35,6 @@ def plain_loop(reference: np.ndarray, M: int, generations: int, runs: int,
             support[run, g] = np.count_nonzero(probs)
             probs = np.bincount(rng.choice(K, M, p=probs), minlength=K) / M
     return support
-
-
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
 
 
 def main() -> None:

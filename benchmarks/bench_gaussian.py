@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import timed
 
 from collapse import gaussian
 
@@ -36,12 +36,6 @@ def authors_loop(M: int, runs: int, rng: np.random.Generator) -> np.ndarray:
             estimates[run, g] = mean, std
             data = rng.normal(mean, std, M)
     return estimates
-
-
-def timed(function, *args, **kwargs):
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return time.perf_counter() - start, result
 
 
 def main() -> None:
