@@ -101,20 +101,21 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, mixing):
     reference = run(mixing, generations=8, seed=5).table
 
     fits = []
+    stop = [True]
 
-    def stop_at_generation_5(params, data):
+    def probe(params, data):  # the same metric both times: counts fits, fails at the 6th
         fits.append(1)
-        if len(fits) == 6:
+        if stop[0] and len(fits) == 6:
             raise Interrupt
         return 0.0
 
     with pytest.raises(Interrupt):
         loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
-                      metrics={"probe": stop_at_generation_5}, checkpoint=checkpoint)
+                      metrics={"probe": probe}, checkpoint=checkpoint)
     fits.clear()
+    stop[0] = False
     resumed = loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
-                            metrics={"probe": lambda p, d: (fits.append(1), 0.0)[1]},
-                            checkpoint=checkpoint)
+                            metrics={"probe": probe}, checkpoint=checkpoint)
     assert len(fits) == 3  # generations 5, 6, 7 only: 0 … 4 were finished before
     assert resumed.table.drop(columns="probe").equals(reference)
 
@@ -122,7 +123,7 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, mixing):
 def test_checkpoint_of_another_simulation_is_refused(tmp_path):
     checkpoint = tmp_path / "state.pkl"
     loop.simulate(FAMILY, initial(), 3, 20, np.random.default_rng(0), checkpoint=checkpoint)
-    with pytest.raises(ValueError, match="different simulation"):
+    with pytest.raises(ValueError, match="different run"):
         loop.simulate(FAMILY, initial(), 4, 20, np.random.default_rng(0), checkpoint=checkpoint)
 
 

@@ -5,7 +5,7 @@ approximation); the next training set ``D_{g+1}`` is built from samples of that
 model, mixed with earlier data by a *mixing rule* (the sampling step, §4:
 ``p_{i+1} = α p_θ + β p_i + γ p_0``). ``D_0`` is the real data.
 
-Conventions used by every family:
+Conventions used by every family (see :class:`Family` and :class:`ExactFamily`):
 
 * data are arrays whose axis 0 indexes independent runs and axis 1 indexes
   samples, so ``R`` runs of a family are simulated as one array operation;
@@ -15,24 +15,69 @@ Conventions used by every family:
   ``sample_statistics``, ``fit_statistics``, ``combine``); with ``exact=True``
   the loop then draws the statistics of ``M`` samples instead of ``M`` samples.
 
+The simplest complete example is :class:`collapse.gaussian.Gaussian`.
+
 "Generation ``g``" in the output is the model fitted on ``D_g``: the paper's
 ``θ_{g+1}`` (its ``µ_{g+1}, σ_{g+1}`` for the Gaussian).
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
+import inspect
 import os
 import pickle
+import signal
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-from . import validate
+from . import hashing, validate
+
+# ------------------------------------------------------------------ the protocol
+
+
+@runtime_checkable
+class Family(Protocol):
+    """What the loop needs of a model family (paper Fig 2: fit, then sample).
+
+    ``data`` is an array ``(runs, n, ...)`` (or any object the family's ``fit`` reads
+    and its ``sample`` returns); ``params`` describes ``runs`` fitted models.
+    """
+
+    def fit(self, data) -> Any:
+        """Functional approximation: one model per run, fitted to its training set."""
+
+    def sample(self, params, n: int, rng: np.random.Generator) -> Any:
+        """Sampling: ``n`` new points per run, all randomness from ``rng``."""
+
+    def describe(self, params) -> dict[str, np.ndarray]:
+        """The columns of the tidy table: ``name -> (runs,)`` array (or a scalar)."""
+
+
+@runtime_checkable
+class ExactFamily(Family, Protocol):
+    """A family whose fit depends on the data only through sufficient statistics that
+    can be drawn exactly (``exact=True``): one generation costs the same for any ``M``."""
+
+    def summarize(self, data) -> Any:
+        """The sufficient statistics of ``data`` (an object with ``n``, the counts)."""
+
+    def fit_statistics(self, stats) -> Any:
+        """``fit`` from the statistics alone: ``fit(x) == fit_statistics(summarize(x))``."""
+
+    def sample_statistics(self, params, n: int, rng: np.random.Generator) -> Any:
+        """Draw the statistics of ``n`` samples without drawing the samples."""
+
+    def combine(self, a, b) -> Any:
+        """The statistics of the union of two samples (for accumulation)."""
 
 # --------------------------------------------------------------------------- mixing
 
@@ -174,10 +219,31 @@ class Mixture:
         return np.concatenate(parts, axis=1)
 
 
-def KeepOriginal(fraction: float) -> Mixture:  # noqa: N802 (reads as a rule name)
-    """Keep a random ``fraction`` γ of the original data in every training set (§5.2)."""
-    fraction = validate.real("fraction", fraction, 0.0, 1.0)
-    return Mixture(alpha=1.0 - fraction, beta=0.0, gamma=fraction)
+@dataclass(frozen=True)
+class KeepOriginal:
+    """Keep a random ``fraction`` γ of the original data in every training set (§5.2);
+    the model supplies the rest: :class:`Mixture` with α = 1 − γ, β = 0."""
+
+    fraction: float = 0.1
+
+    exact = False
+    needs_pool = False
+
+    def __post_init__(self):
+        validate.real("fraction", self.fraction, 0.0, 1.0)
+
+    @property
+    def mixture(self) -> Mixture:
+        return Mixture(alpha=1.0 - self.fraction, beta=0.0, gamma=self.fraction)
+
+    def counts(self, size: int) -> tuple[int, int, int]:
+        return self.mixture.counts(size)
+
+    def model_draws(self, size: int) -> int:
+        return self.mixture.model_draws(size)
+
+    def training_set(self, new, memory: Memory, size: int, rng, join=_join):
+        return self.mixture.training_set(new, memory, size, rng, join)
 
 
 MIXING_RULES = {
@@ -192,7 +258,13 @@ MIXING_RULES = {
 def mixing_rule(name: str, **weights):
     """Build a mixing rule by name, e.g. ``mixing_rule("keep-original", fraction=0.1)``."""
     validate.choice("mixing", name, MIXING_RULES)
-    return MIXING_RULES[name](**weights)
+    rule = MIXING_RULES[name]
+    allowed = [f.name for f in dataclasses.fields(rule)]
+    unknown = sorted(set(weights) - set(allowed))
+    if unknown:
+        raise ValueError(f"mixing rule {name!r} takes {', '.join(allowed) or 'no weights'}; "
+                         f"got {', '.join(unknown)}")
+    return rule(**weights)
 
 
 # ------------------------------------------------------------------ sample sizes
@@ -242,8 +314,64 @@ def _size_of(data) -> int:
     return int(np.max(data.n)) if hasattr(data, "n") else int(np.shape(data)[1])
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is corrupt, not a checkpoint, from a newer format, or
+    written by a different simulation (the message names the file and the field)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped :func:`simulate`; ``generation`` finished generations
+    are saved in ``checkpoint`` (when one was given) and a re-run resumes from there."""
+
+    def __init__(self, message: str, generation: int, checkpoint: str | None):
+        super().__init__(message)
+        self.generation = generation
+        self.checkpoint = checkpoint
+
+
+def _check_finite(name: str, value) -> None:
+    """Reject NaN or infinite numbers in an array or in the array fields of a dataclass."""
+    arrays = [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        arrays = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    for array in arrays:
+        if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.number):
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def identity(family, initial_data, rng: np.random.Generator, sizes, mixing, exact: bool,
+             metrics: dict, keep) -> dict[str, str]:
+    """Everything that determines a run's result, field by field (each a content hash):
+    the family with all its parameters and its code, the initial data, the generator's
+    starting state, the sample sizes, the mixing rule with its weights, the metrics and
+    the kept generations. Progress bars, paths and checkpoint timing are not in it."""
+    code = {Path(__file__).name: Path(__file__).read_bytes()}
+    for cls in type(family).__mro__:  # the family's module and those of its base classes
+        source = inspect.getsourcefile(cls) if cls.__module__ != "builtins" else None
+        if source and Path(source).exists():
+            code[Path(source).name] = Path(source).read_bytes()
+    fields = {
+        "family": (type(family).__module__, type(family).__qualname__,
+                   family if dataclasses.is_dataclass(family) else vars(family)),
+        "code": code,
+        "initial_data": initial_data,
+        "rng": (type(rng.bit_generator).__name__, rng.bit_generator.state),
+        "sample_sizes": np.asarray(sizes),
+        "mixing": mixing,
+        "exact": bool(exact),
+        # Metrics by name and code; what they close over (often a counter or a cache) is not
+        # hashed, so a metric must not close over settings that change its values.
+        "metrics": {name: (getattr(f, "__qualname__", repr(f)),
+                           getattr(getattr(f, "__code__", None), "co_code", b""))
+                    for name, f in metrics.items()},
+        "keep": sorted(keep),
+    }
+    return {name: hashing.digest(value) for name, value in fields.items()}
+
+
 def simulate(
-    family,
+    family: Family,
     initial_data,
     generations: int,
     sample_size,
@@ -261,7 +389,7 @@ def simulate(
 
     Parameters
     ----------
-    family: the model family (see module docstring).
+    family: the model family (:class:`Family`; :class:`ExactFamily` for ``exact``).
     initial_data: ``D_0``, an array ``(runs, M_0, ...)`` or, with ``exact=True``, the
         family's sufficient statistics of it.
     generations: number of models fitted, ``G >= 1``; rows are ``g = 0 … G-1``.
@@ -272,22 +400,30 @@ def simulate(
     metrics: extra columns, ``name -> f(params, training_data) -> (runs,) array``.
     keep: generations whose ``(params, training data)`` are returned in ``History.kept``.
     checkpoint: a file; the state is written when a generation finishes (at most every
-        ``checkpoint_seconds``, always at the end and when interrupted) and a re-run
-        with the same arguments resumes from the last finished generation.
+        ``checkpoint_seconds``, always at the end and when interrupted by SIGINT or
+        SIGTERM) and a re-run with the same arguments resumes from the last finished
+        generation. A checkpoint of a different run (any field of :func:`identity`
+        differs) raises :class:`CheckpointError` naming the field; it is never reused.
     progress: show a progress bar over generations.
     """
     mixing = Replace() if mixing is None else mixing
     generations = validate.integer("generations", generations, minimum=1)
     validate.generator("rng", rng)
+    for verb in ("fit", "sample", "describe"):
+        if not callable(getattr(family, verb, None)):
+            raise TypeError(f"family {type(family).__name__} has no {verb}(); see loop.Family")
+    if not callable(getattr(mixing, "training_set", None)):
+        raise TypeError(f"mixing must be a rule such as loop.Replace(), got {mixing!r}")
     if exact and not getattr(mixing, "exact", False):
         raise ValueError(
             f"exact=True needs a mixing rule with exact sufficient statistics "
             f"(replace or accumulate), got {type(mixing).__name__}"
         )
-    if exact and not hasattr(family, "sample_statistics"):
+    if exact and not isinstance(family, ExactFamily):
         raise ValueError(f"exact=True: family {type(family).__name__} has no exact statistics")
+    _check_finite("initial_data", initial_data)
     sizes = sample_sizes(sample_size, generations, _size_of(initial_data))
-    if isinstance(mixing, Mixture):
+    if hasattr(mixing, "counts"):
         for g in range(1, generations):
             _, previous, original = mixing.counts(int(sizes[g]))
             if previous > sizes[g - 1] or original > sizes[0]:
@@ -296,7 +432,8 @@ def simulate(
                     f"generation {g}, but D_{g - 1} has {sizes[g - 1]} and D_0 has {sizes[0]}"
                 )
     metrics = dict(metrics or {})
-    keep = {int(g) for g in keep}
+    keep = {validate.integer("keep (each generation)", g, minimum=0, maximum=generations - 1)
+            for g in keep}
 
     if exact:
         data = initial_data if hasattr(initial_data, "n") else family.summarize(initial_data)
@@ -305,8 +442,7 @@ def simulate(
         data = initial_data
         fit, draw, join = family.fit, family.sample, _join
 
-    signature = _fingerprint((type(family).__name__, getattr(family, "__dict__", {}),
-                              generations, sizes.tolist(), repr(mixing), exact, sorted(metrics)))
+    signature = identity(family, initial_data, rng, sizes, mixing, exact, metrics, keep)
     state = _load_checkpoint(checkpoint, signature)
     if state is None:
         state = dict(generation=0, data=data,
@@ -325,42 +461,56 @@ def simulate(
     last_save = time.monotonic()
     committing = False
     try:
-        while state["generation"] < generations:
-            g, data = state["generation"], state["data"]
-            params = fit(data)
-            columns = {"run": np.arange(runs), "generation": np.full(runs, g),
-                       "n_train": np.full(runs, _size_of(data))}
-            columns.update({k: np.broadcast_to(v, runs)
-                            for k, v in family.describe(params).items()})
-            for name, metric in metrics.items():
-                columns[name] = np.broadcast_to(metric(params, data), runs)
-            if g + 1 < generations:
-                size = int(sizes[g + 1])
-                new = draw(params, mixing.model_draws(size), rng)
-            # Commit generation g; until here the state is exactly as after g - 1.
-            committing = True
-            state["columns"].append(columns)
-            if g in keep:
-                state["kept"][g] = (params, data)
-            if g + 1 < generations:
-                memory = state["memory"]
-                if mixing.needs_pool:
-                    memory.pool.append(new)
-                memory.previous = state["data"] = mixing.training_set(new, memory, size, rng,
-                                                                      join)
-            state["generation"] = g + 1
-            state["rng"] = rng.bit_generator.state
-            committing = False
-            if bar is not None:
-                bar.update(1)
-            # Pickling the whole state costs O(generations); writing at most every
-            # `checkpoint_seconds` keeps long runs of cheap generations linear.
-            finished = state["generation"] == generations
-            if finished or time.monotonic() - last_save >= checkpoint_seconds:
-                _save_checkpoint(checkpoint, signature, state)
-                last_save = time.monotonic()
+        with _sigterm_as_interrupt():
+            while state["generation"] < generations:
+                g, data = state["generation"], state["data"]
+                params = fit(data)
+                columns = {"run": np.arange(runs), "generation": np.full(runs, g),
+                           "n_train": np.full(runs, _size_of(data))}
+                columns.update({k: np.broadcast_to(v, runs)
+                                for k, v in family.describe(params).items()})
+                for name, metric in metrics.items():
+                    columns[name] = np.broadcast_to(metric(params, data), runs)
+                if g + 1 < generations:
+                    size = int(sizes[g + 1])
+                    new = draw(params, mixing.model_draws(size), rng)
+                # Commit generation g; until here the state is exactly as after g - 1.
+                committing = True
+                state["columns"].append(columns)
+                if g in keep:
+                    state["kept"][g] = (params, data)
+                if g + 1 < generations:
+                    memory = state["memory"]
+                    if mixing.needs_pool:
+                        memory.pool.append(new)
+                    memory.previous = state["data"] = mixing.training_set(new, memory, size,
+                                                                          rng, join)
+                state["generation"] = g + 1
+                state["rng"] = rng.bit_generator.state
+                committing = False
+                if bar is not None:
+                    bar.update(1)
+                # Pickling the whole state costs O(generations); writing at most every
+                # `checkpoint_seconds` keeps long runs of cheap generations linear.
+                finished = state["generation"] == generations
+                if finished or time.monotonic() - last_save >= checkpoint_seconds:
+                    _save_checkpoint(checkpoint, signature, state)
+                    last_save = time.monotonic()
+    except KeyboardInterrupt as interrupt:
+        if committing:
+            raise
+        _save_checkpoint(checkpoint, signature, state)
+        done = state["generation"]
+        if checkpoint is None:
+            message = (f"interrupted after {done} of {generations} generations; nothing saved "
+                       f"(pass checkpoint= to make the run resumable)")
+        else:
+            message = (f"interrupted after {done} of {generations} generations; they are "
+                       f"saved in {checkpoint}: run the same command again to resume")
+        raise Interrupted(message, done, None if checkpoint is None else str(checkpoint)) \
+            from interrupt
     except BaseException:
-        if not committing:  # interrupted: keep every finished generation
+        if not committing:  # a failed generation: keep every finished one
             _save_checkpoint(checkpoint, signature, state)
         raise
     finally:
@@ -372,38 +522,75 @@ def simulate(
     return History(table=table, kept=state["kept"])
 
 
-def _load_checkpoint(path, signature):
+class _sigterm_as_interrupt:  # noqa: N801 (used as a context manager)
+    """While active, SIGTERM (what ``timeout`` and batch schedulers send) raises
+    KeyboardInterrupt like Ctrl-C, so the loop saves its last finished generation."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+CHECKPOINT_FORMAT = "collapse.loop checkpoint"
+CHECKPOINT_VERSION = 2
+
+
+def _load_checkpoint(path, signature: dict[str, str]):
     if path is None or not Path(path).exists():
         return None
-    with open(path, "rb") as handle:
-        saved = pickle.load(handle)
-    if saved["signature"] != signature:
-        raise ValueError(
-            f"checkpoint {path} belongs to a different simulation; delete it or pass "
-            f"another checkpoint path"
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass a file path")
+    try:
+        with open(path, "rb") as handle:
+            saved = pickle.load(handle)
+    except Exception as error:  # truncated, empty, not a pickle, unknown classes
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it is "
+            f"corrupt or not a checkpoint: delete it or pass another checkpoint path"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a collapse.loop checkpoint; delete it "
+                              f"or pass another checkpoint path")
+    if saved.get("version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {path} was written by a newer collapse (format "
+                              f"{saved['version']} > {CHECKPOINT_VERSION}); upgrade or delete it")
+    if saved.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has the old format {saved.get('version')}; "
+                              f"delete it to start again")
+    differing = [k for k in signature if saved["identity"].get(k) != signature[k]]
+    if differing:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to a different run (differs in: "
+            f"{', '.join(differing)}); it is not reused: delete it or pass another "
+            f"checkpoint path"
         )
     return saved["state"]
 
 
-def _fingerprint(value) -> str:
-    """A stable text identity of the arguments (arrays by a hash of their bytes, which
-    ``repr`` would abbreviate)."""
-    if isinstance(value, np.ndarray):
-        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
-        return f"array{value.shape}{value.dtype}:{digest}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k!r}: {_fingerprint(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(_fingerprint(v) for v in value) + ")"
-    return repr(value)
-
-
-def _save_checkpoint(path, signature, state):
+def _save_checkpoint(path, signature: dict[str, str], state) -> None:
     if path is None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    with open(partial, "wb") as handle:
-        pickle.dump({"signature": signature, "state": state}, handle)
-    os.replace(partial, path)  # atomic: an interrupted write never corrupts the checkpoint
+    # A name of its own per process and call: two runs on one checkpoint never share a
+    # temporary; os.replace is atomic, so the file is always one complete checkpoint.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with open(partial, "wb") as handle:
+            pickle.dump({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                         "identity": signature, "state": state}, handle)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
