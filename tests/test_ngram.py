@@ -24,7 +24,8 @@ def test_vocabulary_round_trip_and_unknown_words():
     assert vocabulary.decode(ids).split() == " <eos> ".join(
         line for line in LINES if line).split() + ["<eos>"]
     with pytest.raises(ValueError, match="'zebra'"):
-        vocabulary.encode(["the zebra"])
+        vocabulary.encode(["the zebra"], strict=True)
+    assert vocabulary.decode(vocabulary.encode(["the zebra"])) == "the <unk> <eos>"
 
 
 def brute_force_conditional(family, counts, previous):

@@ -29,6 +29,7 @@ from . import validate
 
 BLOCK = 64
 END_OF_LINE = "<eos>"
+UNKNOWN = "<unk>"  # WikiText-2 (v1) already writes rare words so
 
 
 # ----------------------------------------------------------------- the vocabulary
@@ -36,13 +37,14 @@ END_OF_LINE = "<eos>"
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Word types in order of first appearance; id 0 is the end-of-line token."""
+    """Word types in order of first appearance; id 0 is the end-of-line token and id 1
+    the unknown word."""
 
     words: tuple[str, ...]
 
     @classmethod
     def from_lines(cls, lines) -> Vocabulary:
-        seen = {END_OF_LINE: 0}
+        seen = {END_OF_LINE: 0, UNKNOWN: 1}
         for line in lines:
             for word in line.split():
                 seen.setdefault(word, len(seen))
@@ -51,24 +53,36 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
-    def encode(self, lines) -> np.ndarray:
+    def encode(self, lines, strict: bool = False) -> np.ndarray:
         """Token ids of the non-empty lines, each followed by ``<eos>`` (the usual
-        word-level WikiText setup). An unknown word is an error naming it."""
+        word-level WikiText setup). A word outside the vocabulary becomes ``<unk>``, or
+        with ``strict`` is an error naming it."""
         index = {w: i for i, w in enumerate(self.words)}
         ids = []
         for line in lines:
             words = line.split()
             if not words:
                 continue
-            try:
-                ids.extend(index[w] for w in words)
-            except KeyError as missing:
-                raise ValueError(f"word {missing} is not in the vocabulary") from None
+            if strict:
+                unknown = [w for w in words if w not in index]
+                if unknown:
+                    raise ValueError(f"word {unknown[0]!r} is not in the vocabulary")
+            ids.extend(index.get(w, 1) for w in words)
             ids.append(0)
         return np.asarray(ids, dtype=np.int32)
 
     def decode(self, ids) -> str:
         return " ".join(self.words[i] for i in np.asarray(ids).ravel())
+
+
+def load_lines(split: str, max_lines: int = 0) -> list[str]:
+    """The lines of a WikiText-2 split (``COLLAPSE_DATA_DIR`` or the hub), the first
+    ``max_lines`` of them when that is positive."""
+    from .lm import wikitext_lines  # the book's one WikiText reader
+
+    validate.integer("max_lines", max_lines, minimum=0)
+    lines = wikitext_lines(split)
+    return lines[:max_lines] if max_lines else lines
 
 
 def to_blocks(ids: np.ndarray, block: int = BLOCK) -> np.ndarray:

@@ -94,3 +94,13 @@ def resolve(chapter: str, profile: str = "quick", **overrides) -> dict:
         check(config)
     config["profile"] = profile
     return config
+
+
+def resolve_cell(chapter: str, profile: str = "quick", **values) -> dict:
+    """:func:`resolve` for a parameters cell that shows the ``quick`` profile's literal
+    values: a value equal to its quick default is left to ``profile``; any other value
+    (set in the cell or injected by papermill) overrides the profile."""
+    quick = defaults(chapter, "quick")
+    overrides = {name: value for name, value in values.items()
+                 if name not in quick or value != quick[name]}
+    return resolve(chapter, profile, **overrides)
