@@ -209,3 +209,24 @@ def bounded_noise_bound(sizes, trace_cov: float, dim: int, bound: float, noise_e
     validate.real("bound K", bound, low=0.0)
     leading = noisy_mean_error_bound(sizes, trace_cov, noise_energy)
     return leading - 2 * bound * np.sqrt(dim * trace_cov) * np.cumsum(sizes**-1.5)
+
+
+# ------------------------------------------- can collapse be avoided? (mixing rules)
+
+
+def mean_error_replace(sizes, variance: float = 1.0) -> np.ndarray:
+    """``E[(µ_g − µ)²] = σ² Σ_{i≤g} 1/M_i`` for the unbiased fit (Eq 1) when every training
+    set is replaced by ``M_i`` new samples: the variance estimates form a martingale with
+    ``E σ_i² = σ²``, so the mean is a random walk with independent steps of variance
+    ``σ²/M_i`` (exact; ``sizes`` are ``M_0 … M_g``)."""
+    sizes = np.asarray(sizes, dtype=float)
+    return variance * np.cumsum(1.0 / sizes)
+
+
+def mean_error_accumulate(sizes, variance: float = 1.0) -> np.ndarray:
+    """``E[(µ_g − µ)²] ≈ σ² Σ_{j≤g} M_j / N_j²`` when all data is kept (``N_j = M_0 + … +
+    M_j``): the pooled mean moves by ``(M_j/N_j) e_j`` with ``Var e_j = σ_{j−1}²/M_j``.
+    Taking ``E σ_j² = σ²`` makes it approximate; with constant ``M`` it is
+    ``σ²/M Σ 1/(j+1)² < σ² π²/(6M)``, bounded for ever (Gerstgrasser et al. 2024)."""
+    sizes = np.asarray(sizes, dtype=float)
+    return variance * np.cumsum(sizes / np.cumsum(sizes) ** 2)
