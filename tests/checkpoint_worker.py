@@ -36,4 +36,4 @@ if __name__ == "__main__":
         run(sys.argv[1], checkpoint_seconds=float(sys.argv[2]) if len(sys.argv) > 2 else 10.0)
     except loop.Interrupted as stop:
         print(stop, file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + stop.signum)

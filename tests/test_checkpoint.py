@@ -115,7 +115,7 @@ def _start_worker(checkpoint, *extra):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 130)],
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
                          ids=["SIGINT", "SIGTERM"])
 def test_a_killed_run_resumes_to_the_same_table(tmp_path, signum, code):
     checkpoint = tmp_path / "run.pkl"

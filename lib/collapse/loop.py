@@ -323,10 +323,12 @@ class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped :func:`simulate`; ``generation`` finished generations
     are saved in ``checkpoint`` (when one was given) and a re-run resumes from there."""
 
-    def __init__(self, message: str, generation: int, checkpoint: str | None):
+    def __init__(self, message: str, generation: int, checkpoint: str | None,
+                 signum: int = signal.SIGINT):
         super().__init__(message)
         self.generation = generation
         self.checkpoint = checkpoint
+        self.signum = signum  # SIGINT (Ctrl-C) or SIGTERM
 
 
 def _check_finite(name: str, value) -> None:
@@ -507,8 +509,9 @@ def simulate(
         else:
             message = (f"interrupted after {done} of {generations} generations; they are "
                        f"saved in {checkpoint}: run the same command again to resume")
-        raise Interrupted(message, done, None if checkpoint is None else str(checkpoint)) \
-            from interrupt
+        signum = signal.SIGTERM if isinstance(interrupt, _Terminated) else signal.SIGINT
+        raise Interrupted(message, done, None if checkpoint is None else str(checkpoint),
+                          signum) from interrupt
     except BaseException:
         if not committing:  # a failed generation: keep every finished one
             _save_checkpoint(checkpoint, signature, state)
@@ -520,6 +523,10 @@ def simulate(
     table = pd.DataFrame({k: np.concatenate([c[k] for c in state["columns"]])
                           for k in state["columns"][0]})
     return History(table=table, kept=state["kept"])
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the loop saves its state."""
 
 
 class _sigterm_as_interrupt:  # noqa: N801 (used as a context manager)
@@ -534,7 +541,7 @@ class _sigterm_as_interrupt:  # noqa: N801 (used as a context manager)
 
     @staticmethod
     def _raise(signum, frame):
-        raise KeyboardInterrupt("SIGTERM")
+        raise _Terminated("SIGTERM")
 
     def __exit__(self, *exc):
         if self.previous is not None:
