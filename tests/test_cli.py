@@ -72,6 +72,7 @@ CASES = [
     (SIM + ["--option", "std=null"], "--option std needs a value"),
     (SIM + ["--option", "mean=true"], "--option mean must be a number"),
     (SIM + ["--option", "std=[1"], "--option std: cannot read '[1'"),
+    (SIM + ["--option", "std=1", "--option", "std=2"], "--option std is given 2 times"),
     (["simulate", "noisy", "--option", "dim=0"], "dim must be >= 1"),
     (["simulate", "noisy", "--option", "dim=2.5"], "--option dim must be an integer"),
     (["simulate", "noisy", "--option", "dim=1000000"], "lower --runs, --M, --option dim"),
@@ -110,6 +111,7 @@ CASES = [
     (["chapter", "gaussian", "--set", "runs"], "argument --set: expected NAME=VALUE"),
     (["chapter", "gaussian", "--set", "sizes=[1, "], "--set sizes: cannot read"),
     (["chapter", "gaussian", "--set", "runs=~"], "--set runs needs a value"),
+    (["chapter", "gaussian", "--set", "runs=5", "--set", "runs=6"], "--set runs is given 2"),
     (["chapter", "gaussian", "--profile", "huge"], "profile must be one of smoke, quick, paper"),
     (["chapter", "gaussian", "--set", "runs=1e3"], "parameter 'runs' of chapter 'gaussian' "
                                                    "must be an integer"),

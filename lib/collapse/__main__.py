@@ -178,6 +178,14 @@ def _choice(name: str, value: str, allowed) -> str:
     return value
 
 
+def _unique(flag: str, assignments: list[tuple[str, str]]) -> dict[str, str]:
+    names = [name for name, _ in assignments]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"{flag} {name} is given {names.count(name)} times; give it once")
+    return dict(assignments)
+
+
 def _option_defaults(family: str, module, given: dict) -> dict:
     """Option name -> default value, from the family's ``cli_setup`` signature (and, where
     it takes ``**options``, from what they are passed on to)."""
@@ -197,14 +205,10 @@ def _option_defaults(family: str, module, given: dict) -> dict:
     return defaults
 
 
-def _type_error(name: str, text: str, kind: str, default) -> TypeError:
-    return TypeError(f"{name} must be {kind} (like {default!r}), got {text!r}")
-
-
 def family_options(family: str, module, assignments: list[tuple[str, str]]) -> dict:
     """``--option NAME=VALUE`` pairs as typed keyword arguments for ``cli_setup``: names
     checked against the family's options, values against the type of their default."""
-    raw = dict(assignments)
+    raw = _unique("--option", assignments)
     defaults = _option_defaults(family, module, raw)
     options = {}
     for name, text in raw.items():
@@ -231,7 +235,7 @@ def family_options(family: str, module, assignments: list[tuple[str, str]]) -> d
         else:  # no typed default (e.g. None): the library checks it
             ok, kind = True, ""
         if not ok:
-            raise _type_error(label, text, kind, default)
+            raise TypeError(f"{label} must be {kind} (like {default!r}), got {text!r}")
         options[name] = value
     return options
 
@@ -398,7 +402,8 @@ def main(argv=None) -> int:
         from . import book
 
         if args.command == "chapter":
-            overrides = {name: parse_value(f"--set {name}", text) for name, text in args.set}
+            overrides = {name: parse_value(f"--set {name}", text)
+                         for name, text in _unique("--set", args.set).items()}
             book.execute_chapter(args.name, args.profile, overrides, force=args.force)
             return 0
         book.execute_all(args.profile, force=args.force, only=args.chapters)
