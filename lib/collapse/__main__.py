@@ -371,12 +371,14 @@ def simulate_command(args) -> int:
     return 0
 
 
-def _interrupted(error: KeyboardInterrupt, checkpoint: str | None) -> int:
+def _interrupted(error: KeyboardInterrupt, args) -> int:
     """One line on what was saved and how to resume; the exit code 128 + signal."""
     signum = int(getattr(error, "signum", signal.SIGINT))
     name = signal.Signals(signum).name
-    checkpoint = getattr(error, "checkpoint", checkpoint)
-    if str(error):  # the loop's own message says what it saved
+    checkpoint = getattr(error, "checkpoint", getattr(args, "checkpoint", None))
+    if args.command != "simulate":
+        message = f"{args.command} stopped"
+    elif str(error):  # the loop's own message says what it saved
         message = str(error)
     elif checkpoint and Path(checkpoint).exists():
         message = (f"finished generations are saved in {checkpoint}; run the same command "
@@ -414,7 +416,7 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:
-        return _interrupted(error, getattr(args, "checkpoint", None))
+        return _interrupted(error, args)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
