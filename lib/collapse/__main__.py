@@ -6,18 +6,32 @@ Examples::
         --seed 0 --mixing replace --out results.csv
     python -m collapse chapter gaussian --profile smoke --set runs=100 --set sizes=[100,1000]
     python -m collapse book --profile quick
+
+Every user error ends with exit code 2 and one line on stderr naming the parameter,
+the value and what is allowed, before any compute and with nothing written. Ctrl-C
+and SIGTERM end ``simulate`` with one line saying what was saved (exit 130 / 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import importlib
+import inspect
+import math
+import numbers
+import os
+import signal
 import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import numpy as np
 import yaml
 
-from . import loop, validate
+from . import data, loop, validate
 
 # family name -> module; each module offers ``cli_setup(runs, M, rng, **options)``
 # returning ``(family, initial_data, exact_supported)``.
@@ -29,35 +43,111 @@ FAMILIES = {
     "vae": "collapse.vae",
     "lm": "collapse.lm",
 }
+EXACT_FAMILIES = ("gaussian", "noisy", "discrete")  # cli_setup returns exact_supported=True
+LARGEST = 1e100  # |number| allowed in --option/--set: its square stays a finite float
+SIZE_OPTIONS = {"noisy": ", --option dim", "discrete": ", --option states"}  # memory hints
+MIXING_WEIGHTS = {"fraction": ("keep-original",), "alpha": ("mixture",),
+                  "beta": ("mixture",), "gamma": ("mixture",)}
 
 
-def _parse_assignment(text: str) -> tuple[str, object]:
-    if "=" not in text:
+# --------------------------------------------------------------------------- parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (exit code 2), not the whole usage text."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def _integer(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number >= {minimum} written with digits (like 1000), "
+                f"got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    name, value = text.split("=", 1)
-    return name.strip(), yaml.safe_load(value)
+    return name.strip(), value.strip()
+
+
+def _numbers_as_numbers(value):
+    """YAML 1.1 reads ``1e-3`` as a string: turn numeric-looking strings (also inside
+    lists) into int/float."""
+    if isinstance(value, list):
+        return [_numbers_as_numbers(v) for v in value]
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _check_finite(name: str, value) -> None:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, list):
+            _check_finite(name, v)
+        elif isinstance(v, numbers.Real) and not isinstance(v, bool) and \
+                not (math.isfinite(v) and abs(v) <= LARGEST):
+            raise ValueError(f"{name} must be a finite number with |value| <= {LARGEST:g}, "
+                             f"got {v!r}")
+
+
+def parse_value(name: str, text: str):
+    """A ``NAME=VALUE`` value: YAML, numbers as numbers, finite and not absurdly large."""
+    try:
+        value = _numbers_as_numbers(yaml.safe_load(text)) if text else ""
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise ValueError(f"{name}: cannot read {text!r} as a value ({problem})") from None
+    if value is None:
+        raise ValueError(f"{name} needs a value, got {text!r}")
+    _check_finite(name, value)
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collapse", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m collapse", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     sim = commands.add_parser("simulate", help="run one generational experiment, write CSV")
     sim.add_argument("family", help=f"one of {', '.join(FAMILIES)}")
-    sim.add_argument("--M", type=int, default=100, help="samples per generation (>= 2)")
-    sim.add_argument("--generations", type=int, default=50, help="models fitted (>= 1)")
-    sim.add_argument("--runs", type=int, default=1, help="independent runs (>= 1)")
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--M", type=_integer(2), default=100, help="samples per generation (>= 2)")
+    sim.add_argument("--generations", type=_integer(1), default=50, help="models fitted (>= 1)")
+    sim.add_argument("--runs", type=_integer(1), default=1, help="independent runs (>= 1)")
+    sim.add_argument("--seed", type=_integer(0), default=0, help="random seed (>= 0)")
     sim.add_argument("--mixing", default="replace", help=f"one of {', '.join(loop.MIXING_RULES)}")
-    sim.add_argument("--fraction", type=float, default=0.1,
-                     help="γ for --mixing keep-original (0 … 1)")
-    sim.add_argument("--alpha", type=float, default=1.0, help="α for --mixing mixture")
-    sim.add_argument("--beta", type=float, default=0.0, help="β for --mixing mixture")
-    sim.add_argument("--gamma", type=float, default=0.0, help="γ for --mixing mixture")
+    sim.add_argument("--fraction", type=_weight, help="γ for --mixing keep-original (default 0.1)")
+    sim.add_argument("--alpha", type=_weight, help="α for --mixing mixture (default 1)")
+    sim.add_argument("--beta", type=_weight, help="β for --mixing mixture (default 0)")
+    sim.add_argument("--gamma", type=_weight, help="γ for --mixing mixture (default 0)")
     sim.add_argument("--exact", action=argparse.BooleanOptionalAction, default=None,
                      help="draw exact sufficient statistics (default: when the family has them)")
-    sim.add_argument("--option", action="append", default=[], type=_parse_assignment,
+    sim.add_argument("--option", action="append", default=[], type=_assignment,
                      metavar="NAME=VALUE", help="family option, e.g. estimator=mle")
     sim.add_argument("--checkpoint", help="resume file: a re-run continues where it stopped")
     sim.add_argument("--out", help="CSV file (default: standard output)")
@@ -65,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     chapter = commands.add_parser("chapter", help="execute one chapter with papermill")
     chapter.add_argument("name")
     chapter.add_argument("--profile", default="quick")
-    chapter.add_argument("--set", action="append", default=[], type=_parse_assignment,
+    chapter.add_argument("--set", action="append", default=[], type=_assignment,
                          metavar="NAME=VALUE", help="override one parameter (YAML value)")
     chapter.add_argument("--force", action="store_true", help="execute even if cached")
 
@@ -77,49 +167,259 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ------------------------------------------------------------------------ checking
+
+
+def _choice(name: str, value: str, allowed) -> str:
+    if value not in allowed:
+        close = difflib.get_close_matches(value, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}{hint}")
+    return value
+
+
+def _unique(flag: str, assignments: list[tuple[str, str]]) -> dict[str, str]:
+    names = [name for name, _ in assignments]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"{flag} {name} is given {names.count(name)} times; give it once")
+    return dict(assignments)
+
+
+def _option_defaults(family: str, module, given: dict) -> dict:
+    """Option name -> default value, from the family's ``cli_setup`` signature (and, where
+    it takes ``**options``, from what they are passed on to)."""
+    parameters = list(inspect.signature(module.cli_setup).parameters.values())[3:]
+    defaults = {p.name: p.default for p in parameters if p.kind is not p.VAR_KEYWORD}
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        if family == "vae":
+            defaults.update({f.name: f.default for f in dataclasses.fields(module.VAE)})
+        elif family == "lm":
+            from . import profiles
+
+            profile = given.get("profile", defaults["profile"])
+            _choice("--option profile", profile, profiles.PROFILE_NAMES)
+            defaults.update(profiles.defaults("language_models", profile))
+            for flag in ("train_blocks", "runs", "generations"):  # --M, --runs, --generations
+                del defaults[flag]
+    return defaults
+
+
+def family_options(family: str, module, assignments: list[tuple[str, str]]) -> dict:
+    """``--option NAME=VALUE`` pairs as typed keyword arguments for ``cli_setup``: names
+    checked against the family's options, values against the type of their default."""
+    raw = _unique("--option", assignments)
+    defaults = _option_defaults(family, module, raw)
+    options = {}
+    for name, text in raw.items():
+        label = f"--option {name}"
+        if name not in defaults:
+            raise ValueError(f"{label}: unknown option for family {family!r}; "
+                             f"allowed: {', '.join(sorted(defaults))}")
+        default = defaults[name]
+        if isinstance(default, str):
+            options[name] = text  # a name, taken literally (no YAML: `no` stays "no")
+            continue
+        value = parse_value(label, text)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+            kind = "true or false"
+        elif isinstance(default, numbers.Integral):
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            kind = "an integer"
+        elif isinstance(default, numbers.Real):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            kind, value = "a number", float(value) if ok else value
+        elif isinstance(default, list):
+            ok, kind = isinstance(value, list), "a list like [1, 2]"
+        else:  # no typed default (e.g. None): the library checks it
+            ok, kind = True, ""
+        if not ok:
+            raise TypeError(f"{label} must be {kind} (like {default!r}), got {text!r}")
+        options[name] = value
+    return options
+
+
+def mixing_rule(args) -> loop.Mixture:
+    """The ``--mixing`` rule; a weight given for another rule is an error, not ignored."""
+    _choice("--mixing", args.mixing, list(loop.MIXING_RULES))
+    weights = {}
+    for name, rules in MIXING_WEIGHTS.items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if args.mixing not in rules:
+            raise ValueError(f"--{name} {value} applies only to --mixing {' or '.join(rules)}, "
+                             f"not to --mixing {args.mixing}")
+        weights[name] = value
+    try:
+        return loop.mixing_rule(args.mixing, **weights)
+    except ValueError as error:
+        raise ValueError(f"--mixing {args.mixing}: {error}") from None
+
+
+def estimate_bytes(family: str, settings: dict, runs: int, M: int, generations: int,
+                   mixing, exact: bool) -> float:
+    """A generous estimate of a run's peak memory: the data arrays (copies of
+    ``runs × M`` samples; a pool or an accumulated set grows with ``generations``), the
+    fitted parameters and the output table. Measured peaks are 1/2 to 2/3 of it."""
+    width = {"noisy": settings.get("dim", 3), "gmm": 2, "lm": 64,
+             "vae": 784 if settings.get("dataset") == "mnist" else 64}.get(family, 1)
+    per_run = {"noisy": width * width, "discrete": settings.get("states", 10),
+               "gmm": 7 * settings.get("components", 2)}.get(family, 2)
+    sample = 8.0 * runs * M * width
+    grows = {loop.Accumulate: 3, loop.Pool: 4}.get(type(mixing), 0) if not exact else 0
+    table = 8.0 * runs * generations * 16 * 3
+    return 6 * sample + grows * sample * generations + 8.0 * 4 * runs * per_run + table
+
+
+def check_output(name: str, path: str | None, create_folder: bool = False) -> None:
+    """Fail now, not after the run, if ``path`` cannot be written: its folder must exist
+    (or, with ``create_folder``, its nearest existing ancestor) and accept a new file
+    (probed), and the path must not be a directory."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{name} {path!r} is a directory; give a file name")
+    folder = target.parent
+    while create_folder and not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        problem = "is not a directory" if folder.exists() else "does not exist"
+        raise ValueError(f"{name} {path!r}: the folder {str(folder)!r} {problem}")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise ValueError(f"{name} {path!r}: cannot write in {str(folder)!r} "
+                         f"({error.strerror or error})") from None
+    if target.exists() and not os.access(target, os.W_OK):
+        raise ValueError(f"{name} {path!r} exists and is not writable")
+
+
+def check_data(family: str) -> None:
+    """Check every local file the language model reads before it pre-trains for minutes
+    (the VAE's MNIST loader checks its files before any training by itself)."""
+    if family == "lm" and data.data_dir() is not None:
+        for split in data.WIKITEXT_FILES:
+            data.read_wikitext_split(split)
+
+
+def write_csv(table, path: str) -> None:
+    """Write ``table`` to ``path`` atomically: a temporary file in the same folder,
+    then ``os.replace``, so a failure never leaves half a file."""
+    target = Path(path)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            table.to_csv(stream, index=False)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------ commands
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (from ``timeout``, batch schedulers, ``kill``) as an interruption."""
+
+    signum = signal.SIGTERM
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def simulate_command(args) -> int:
-    validate.choice("family", args.family, FAMILIES)
-    validate.choice("mixing", args.mixing, loop.MIXING_RULES)
-    validate.integer("--M", args.M, minimum=2)
-    validate.integer("--generations", args.generations, minimum=1)
-    validate.integer("--runs", args.runs, minimum=1)
-    weights = {"keep-original": {"fraction": args.fraction},
-               "mixture": {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma}}
-    mixing = loop.mixing_rule(args.mixing, **weights.get(args.mixing, {}))
+    _choice("family", args.family, list(FAMILIES))
+    mixing = mixing_rule(args)
+    if args.exact and (args.family not in EXACT_FAMILIES or not mixing.exact):
+        raise ValueError(f"--exact needs a family with exact statistics "
+                         f"({', '.join(EXACT_FAMILIES)}) and --mixing replace or accumulate; "
+                         f"got {args.family} with --mixing {args.mixing}")
     try:
         module = importlib.import_module(FAMILIES[args.family])
     except ModuleNotFoundError as error:
-        raise SystemExit(f"family {args.family!r} is not available yet ({error})") from None
+        raise ValueError(f"family {args.family!r} is not available ({error})") from None
+    options = family_options(args.family, module, args.option)
+    exact = args.exact if args.exact is not None else (args.family in EXACT_FAMILIES
+                                                       and mixing.exact)
+    settings = {**_option_defaults(args.family, module, options), **options}
+    validate.memory(estimate_bytes(args.family, settings, args.runs, args.M, args.generations,
+                                   mixing, exact),
+                    f"lower --runs, --M{SIZE_OPTIONS.get(args.family, '')} or --generations")
+    check_output("--out", args.out)
+    check_output("--checkpoint", args.checkpoint, create_folder=True)
+    if args.out and args.checkpoint and Path(args.out).resolve() == \
+            Path(args.checkpoint).resolve():
+        raise ValueError(f"--out and --checkpoint must be different files, both are {args.out!r}")
+    check_data(args.family)
+
     rng = np.random.default_rng(args.seed)
-    family, initial, exact_supported = module.cli_setup(args.runs, args.M, rng,
-                                                        **dict(args.option))
-    exact = (exact_supported and mixing.exact) if args.exact is None else args.exact
+    family, initial, _ = module.cli_setup(args.runs, args.M, rng, **options)
     history = loop.simulate(family, initial, args.generations, args.M, rng, mixing,
                             exact=exact, checkpoint=args.checkpoint,
                             progress=sys.stderr.isatty())
-    history.table.to_csv(args.out or sys.stdout, index=False)
     if args.out:
+        write_csv(history.table, args.out)
         print(f"wrote {len(history.table)} rows to {args.out}", file=sys.stderr)
+    else:
+        history.table.to_csv(sys.stdout, index=False)
     return 0
 
 
+def _interrupted(error: KeyboardInterrupt, args) -> int:
+    """One line on what was saved and how to resume; the exit code 128 + signal."""
+    signum = int(getattr(error, "signum", signal.SIGINT))
+    name = signal.Signals(signum).name
+    checkpoint = getattr(error, "checkpoint", getattr(args, "checkpoint", None))
+    if args.command != "simulate":
+        message = f"{args.command} stopped"
+    elif str(error):  # the loop's own message says what it saved
+        message = str(error)
+    elif checkpoint and Path(checkpoint).exists():
+        message = (f"finished generations are saved in {checkpoint}; run the same command "
+                   f"again to resume")
+    elif checkpoint:
+        message = "stopped before the first generation finished; nothing was saved"
+    else:
+        message = "nothing was saved (give --checkpoint FILE to make a run resumable)"
+    print(f"interrupted by {name}: {message}", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error already reported in one line
+        return int(stop.code or 0)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         if args.command == "simulate":
             return simulate_command(args)
         from . import book
 
         if args.command == "chapter":
-            book.execute_chapter(args.name, args.profile, dict(args.set), force=args.force)
+            overrides = {name: parse_value(f"--set {name}", text)
+                         for name, text in _unique("--set", args.set).items()}
+            book.execute_chapter(args.name, args.profile, overrides, force=args.force)
             return 0
         book.execute_all(args.profile, force=args.force, only=args.chapters)
         if not args.no_build:
             print(f"book built in {book.build_html()}")
         return 0
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, data.DataUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:
+        return _interrupted(error, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

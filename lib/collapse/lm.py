@@ -95,16 +95,11 @@ def wikitext_lines(split: str) -> list[str]:
     """The lines of a WikiText-2 split: the local copy under ``COLLAPSE_DATA_DIR``
     (``wikitext-2-v1``, rare words as ``<unk>``) or ``wikitext-2-raw-v1`` from the hub."""
     validate.choice("split", split, SPLITS)
-    local = data_sources.local_path("wikitext-2")
-    missing = data_sources.unavailable("WikiText-2", "/".join(HUB_DATASET),
-                                       "wikitext-2/wiki.{train,valid,test}.tokens")
-    if data_sources.data_dir() is not None:
-        if local is None:
-            raise missing
-        name = {"validation": "valid"}.get(split, split)
-        return (local / f"wiki.{name}.tokens").read_text(encoding="utf-8").splitlines(True)
+    if data_sources.data_dir() is not None:  # checks all three files before any work
+        return data_sources.read_wikitext_split(split)
     if not data_sources.hub_reachable():
-        raise missing
+        raise data_sources.unavailable("WikiText-2", "/".join(HUB_DATASET),
+                                       data_sources.WIKITEXT_LOCAL)
     import datasets
 
     return list(datasets.load_dataset(*HUB_DATASET, split=split)["text"])

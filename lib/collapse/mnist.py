@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -32,35 +33,65 @@ IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4
 DIGITS_TRAIN = 1500  # the first 1,500 of sklearn's 1,797 digits are "train", the rest "test"
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed): the format of LeCun's MNIST files.
 
     Header: two zero bytes, a type byte (0x08 = unsigned byte), the number of
-    dimensions, then one big-endian uint32 per dimension; the values follow.
+    dimensions, then one big-endian uint32 per dimension; the values follow. A missing,
+    empty, truncated or corrupt file raises :class:`~collapse.data.DataError` naming it.
     """
     path = Path(path)
+    if not path.is_file():
+        raise data.DataError(f"MNIST file {path} is missing")
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        raw = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError, zlib.error) as error:  # bad or truncated gzip stream
+        raise data.DataError(f"{path} is truncated or not a valid gzip file ({error})") from None
+    if not raw:
+        raise data.DataError(f"{path} is empty (0 bytes of data)")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+        raise data.DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()!r}, "
+                             f"{len(raw)} bytes)")
+    if ndim is not None and raw[3] != ndim:
+        raise data.DataError(f"{path}: expected {ndim} dimensions, the header says {raw[3]}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise data.DataError(f"{path}: truncated header ({len(raw)} bytes for {ndim} dimensions)")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = np.dtype(IDX_TYPES[raw[2]])
     offset = 4 + 4 * ndim
-    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    expected = offset + int(np.prod(shape, dtype=object)) * dtype.itemsize
     if len(raw) != expected:
-        raise ValueError(f"{path}: header says shape {shape} ({expected} bytes), "
-                         f"file has {len(raw)} bytes")
+        raise data.DataError(f"{path}: header says shape {shape} ({expected} bytes), "
+                             f"file has {len(raw)} bytes")
     return np.frombuffer(raw, dtype, offset=offset).reshape(shape)
+
+
+def read_split(folder: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, H, W)`` and labels ``(n,)`` (uint8, 0…9) of a local MNIST split,
+    checked to match: the same count, and every label a digit."""
+    validate.choice("split", split, SPLITS)
+    images_file, labels_file = (Path(folder) / name for name in IDX_FILES[split])
+    images, labels = read_idx(images_file, ndim=3), read_idx(labels_file, ndim=1)
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise data.DataError(f"{images_file} and {labels_file} must hold unsigned bytes, "
+                             f"got {images.dtype} and {labels.dtype}")
+    if len(images) != len(labels):
+        raise data.DataError(f"{labels_file} has {len(labels)} labels but {images_file} has "
+                             f"{len(images)} images")
+    if len(labels) == 0:
+        raise data.DataError(f"{images_file} holds no images")
+    if labels.max() > 9:
+        raise data.DataError(f"{labels_file}: labels must be digits 0…9, found {labels.max()}")
+    return images, labels
 
 
 def _load_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
     folder = data.local_path("mnist")
     if folder is not None:
-        images_file, labels_file = IDX_FILES[split]
-        images, labels = read_idx(folder / images_file), read_idx(folder / labels_file)
-        return images, labels
+        return read_split(folder, split)
     missing = data.unavailable("MNIST", HUB_NAME, "mnist/ with the four IDX .gz files")
     if data.data_dir() is not None or not data.hub_reachable():
         raise missing  # COLLAPSE_DATA_DIR set means "no hub"; otherwise the hub is down
