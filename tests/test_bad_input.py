@@ -196,9 +196,8 @@ def _vae(**kwargs):
      "this run would need 2.0 GB of memory, 1.0 GB available; lower --runs"),
     pytest.param(lambda: gaussian.params(mean=NAN), ValueError, "mean must be finite",
                  marks=pytest.mark.xfail(reason="gaussian.params does not check mean yet")),
-    pytest.param(lambda: loop.simulate(gaussian.Gaussian(), np.full((1, 5), NAN), 2, 5, RNG),
-                 ValueError, "initial data", marks=pytest.mark.xfail(
-                     reason="loop.simulate does not reject NaN initial data yet")),
+    (lambda: loop.simulate(gaussian.Gaussian(), np.full((1, 5), NAN), 2, 5, RNG),
+     ValueError, "initial data"),
 ])
 def test_library_entry_points_reject_bad_values(call, error, message):
     with pytest.raises(error, match=re.escape(message)):

@@ -150,7 +150,7 @@ def test_two_processes_on_one_checkpoint(tmp_path):
 def test_nan_initial_data_and_unknown_kept_generations_are_refused():
     rng = np.random.default_rng(0)
     data = np.full((2, 10), np.nan)
-    with pytest.raises(ValueError, match="initial_data"):
+    with pytest.raises(ValueError, match="initial data"):
         loop.simulate(gaussian.Gaussian(), data, 3, 10, rng)
     with pytest.raises(ValueError, match="keep"):
         gaussian_run(keep=[99])

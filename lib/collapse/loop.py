@@ -423,7 +423,7 @@ def simulate(
         )
     if exact and not isinstance(family, ExactFamily):
         raise ValueError(f"exact=True: family {type(family).__name__} has no exact statistics")
-    _check_finite("initial_data", initial_data)
+    _check_finite("initial data", initial_data)
     sizes = sample_sizes(sample_size, generations, _size_of(initial_data))
     if hasattr(mixing, "counts"):
         for g in range(1, generations):
