@@ -42,7 +42,8 @@ def _directive_end(lines: list[str], start: int, fence: str) -> int:
 def strip_solutions(text: str) -> str:
     """The chapter text without its solutions (both forms); everything else unchanged.
 
-    Raises ValueError on an unmatched ``solution-start`` / ``solution-end``, so a malformed chapter never yields a student version that leaks.
+    Raises ValueError on an unmatched ``solution-start`` / ``solution-end``, so a
+    malformed chapter never yields a student version that leaks.
     """
     lines = text.splitlines(keepends=True)
     kept: list[str] = []
