@@ -108,7 +108,7 @@ CLIP_CHECK = """
     var out = document.createElement("pre");
     out.id = "collapse-clip-report";
     out.textContent = JSON.stringify({count: found.length, clipped: clipped,
-                                      math: document.querySelectorAll(".math").length});
+                                      math: document.querySelectorAll("div.math").length});
     document.body.appendChild(out);
   }
   var tries = 0;
