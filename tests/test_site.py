@@ -117,7 +117,7 @@ CLIP_CHECK = """
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
       clearInterval(wait);
       MathJax.startup.promise.then(function () { setTimeout(report, 100); });
-    } else if (tries > 200) { clearInterval(wait); report(); }
+    } else if (tries > 400) { clearInterval(wait); report(); }
   }, 50);
 })();
 </script>
@@ -132,7 +132,7 @@ def clip_report(browser, page, tmp_path):
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
-             "--virtual-time-budget=30000", "--dump-dom", probe.as_uri()],
+             "--virtual-time-budget=60000", "--dump-dom", probe.as_uri()],
             check=True, capture_output=True, text=True, timeout=180,
         ).stdout
     finally:

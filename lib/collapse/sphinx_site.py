@@ -128,7 +128,17 @@ def _write_files(app, exception):
         nbformat.write(student.student_notebook(stripped), out / STUDENT / f"{name}.ipynb")
 
 
+def _singlehtml_support(app):
+    """myst-nb renders hidden code cells for the `html` builder only; `make pdf` builds
+    `singlehtml`, so give it the same HTML."""
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.add_node(HideCodeCellNode, override=True,
+                 singlehtml=(visit_HideCellInput, depart_HideCellInput))
+
+
 def setup(app):
+    _singlehtml_support(app)
     app.add_directive("student-downloads", StudentDownloads)
     app.add_css_file(CSS_FILE)
     app.connect("config-inited", _substitutions)
