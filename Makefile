@@ -3,6 +3,8 @@
 #   make chapter NAME=gaussian PROFILE=paper SET="runs=200 sizes=[100,1000]"
 #   make test                          set up, run the tests (smoke profile) and ruff
 #   make bench                         speed measurements in benchmarks/
+#   make pdf                           execute (cached) and print the whole book to _build/pdf/book.pdf
+#   make student OUT=student           every chapter without solutions (.ipynb and .md)
 #   make clean                         remove executed chapters, caches and the built site
 PYTHON ?= python3
 VENV := .venv
@@ -10,13 +12,17 @@ BIN := $(VENV)/bin
 PROFILE ?= quick
 NAME ?= gaussian
 SET ?=
+OUT ?= student
+# make pdf: a single-page HTML build printed by headless Chromium (offline)
+SITE ?= .
+CHROMIUM ?= $(firstword $(foreach b,chromium chromium-browser google-chrome,$(shell command -v $(b) 2>/dev/null)))
 
 # Offline copies of the data sets (see README); an existing setting wins.
 ifneq ($(wildcard ../shared/data),)
 export COLLAPSE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup book chapter html test bench clean
+.PHONY: setup book chapter html pdf pdf-only student test bench clean
 
 setup: $(VENV)/.installed
 
@@ -34,6 +40,28 @@ chapter: setup
 
 html: setup
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+pdf: setup
+	$(BIN)/python -m collapse book --profile $(PROFILE) --no-build
+	$(MAKE) pdf-only
+
+# Print the chapters already executed in $(SITE)/book (no execution).
+pdf-only: setup
+	@if [ -z "$(CHROMIUM)" ]; then echo "make pdf needs Chromium: apt-get install chromium" \
+	    "(or set CHROMIUM=/path/to/chrome)" >&2; exit 1; fi
+	$(BIN)/jupyter-book build $(SITE) --builder singlehtml --keep-going
+	mkdir -p $(SITE)/_build/pdf
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --no-first-run --disable-sync \
+	    --disable-background-networking --disable-component-update --no-pdf-header-footer \
+	    --user-data-dir=$(abspath $(SITE))/_build/pdf/.chromium --virtual-time-budget=60000 \
+	    --run-all-compositor-stages-before-draw \
+	    --print-to-pdf=$(abspath $(SITE))/_build/pdf/book.pdf \
+	    file://$(abspath $(SITE))/_build/singlehtml/index.html
+	rm -rf $(SITE)/_build/pdf/.chromium
+	@echo "wrote $(SITE)/_build/pdf/book.pdf"
+
+student: setup
+	$(BIN)/python -m collapse student --out $(OUT)
 
 test: setup
 	$(BIN)/ruff check lib tests benchmarks

@@ -164,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="execute even if cached")
     book.add_argument("--no-build", action="store_true", help="execute only")
     book.add_argument("--chapters", nargs="*", help="only these chapters")
+
+    student = commands.add_parser("student", help="write every chapter without its solutions")
+    student.add_argument("--out", default="student", help="folder for <chapter>.md/.ipynb")
     return parser
 
 
@@ -401,6 +404,12 @@ def main(argv=None) -> int:
     try:
         if args.command == "simulate":
             return simulate_command(args)
+        if args.command == "student":
+            from . import student
+
+            written = student.write_student_versions(args.out)
+            print(f"wrote {len(written)} files to {args.out}")
+            return 0
         from . import book
 
         if args.command == "chapter":

@@ -1,0 +1,147 @@
+"""Sphinx extension: the book's publishing features on top of sphinx-book-theme.
+
+- every chapter page's download menu offers, beside the executed ``.ipynb``, the
+  chapter's source ``.md`` (jupytext MyST) and the student versions (solutions removed,
+  ``collapse.student``) as ``.ipynb`` and ``.md``;
+- the ``student-downloads`` directive lists every chapter's student files in
+  table-of-contents order (used on the landing page);
+- ``{{ repository_url }}`` is the one repository setting of ``_config.yml``
+  (``repository: url:``) as a MyST substitution;
+- wide display equations scroll horizontally with a visible scrollbar instead of being
+  clipped at the column edge.
+
+The files are written into the built site: ``_sources/book/<name>.md`` and
+``_static/student/<name>.{ipynb,md}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import nbformat
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+from . import book, student
+
+STUDENT = "_static/student"
+CSS_FILE = "collapse-site.css"
+CSS = """\
+/* collapse: wide display math scrolls inside the column, with a visible scrollbar */
+mjx-container[jax="CHTML"][display="true"] {
+  display: block;
+  max-width: 100%;
+  overflow-x: auto;
+  overflow-y: hidden;
+  padding-bottom: 2px;
+  scrollbar-width: thin;
+}
+mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar { height: 6px; }
+mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar-thumb {
+  background: #999; border-radius: 3px;
+}
+"""
+
+
+@functools.cache
+def chapter_sources(confdir: str) -> dict[str, Path]:
+    """``{name: chapters/<name>.md}`` in toc order. The sources are looked up next to the
+    book's configuration, else in the repository of an editable install (a scratch copy
+    of the book, such as the tests build, holds only the executed notebooks)."""
+    for root in (Path(confdir), book.LIBRARY.parents[1]):
+        names = book.chapter_names(root) if (root / "_toc.yml").exists() else []
+        if names:
+            return {n: root / "chapters" / f"{n}.md" for n in names}
+    return {}
+
+
+def chapter_title(source: Path) -> str:
+    match = re.search(r"^# (.+)$", source.read_text(), flags=re.MULTILINE)
+    return match[1].strip() if match else source.stem
+
+
+def _add_downloads(app, pagename, templatename, context, doctree):
+    """Runs after sphinx-book-theme has filled ``header_buttons`` (priority 501)."""
+    if not pagename.startswith("book/"):
+        return
+    name = pagename.removeprefix("book/")
+    if name not in chapter_sources(str(app.confdir)):
+        return
+    pathto = context["pathto"]
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "download-buttons":
+            continue
+        extra = [
+            (f"{pathto('_sources', 1)}/book/{name}.md", ".md", "fas fa-file-lines",
+             "Download the chapter source (jupytext MyST markdown)", "download-md-button"),
+            (f"{pathto(STUDENT, 1)}/{name}.ipynb", "student .ipynb", "fas fa-graduation-cap",
+             "Download the student notebook (no solutions)", "download-student-ipynb-button"),
+            (f"{pathto(STUDENT, 1)}/{name}.md", "student .md", "fas fa-graduation-cap",
+             "Download the student markdown (no solutions)", "download-student-md-button"),
+        ]
+        position = len(group["buttons"]) - 1  # before "print to PDF"
+        group["buttons"][position:position] = [
+            {"type": "link", "url": url, "text": text, "icon": icon, "tooltip": tooltip,
+             "label": label} for url, text, icon, tooltip, label in extra]
+
+
+class StudentDownloads(SphinxDirective):
+    """A list of every chapter with links to its student notebook and markdown."""
+
+    def run(self):
+        prefix = "../" * self.env.docname.count("/")
+        items = nodes.bullet_list()
+        for name, source in chapter_sources(str(self.env.app.confdir)).items():
+            self.env.note_dependency(str(source))
+            paragraph = nodes.paragraph()
+            paragraph += nodes.Text(f"{chapter_title(source)}: ")
+            for suffix, text in ((".ipynb", "notebook"), (".md", "markdown")):
+                if suffix == ".md":
+                    paragraph += nodes.Text(" · ")
+                paragraph += nodes.reference(text=f"{text} ({suffix})",
+                                             refuri=f"{prefix}{STUDENT}/{name}{suffix}")
+            items += nodes.list_item("", paragraph)
+        return [items]
+
+
+def _substitutions(app, config):
+    url = config.html_theme_options.get("repository_url", "")
+    config.myst_substitutions = {"repository_url": url, **(config.myst_substitutions or {})}
+
+
+def _write_files(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    (out / "_static").mkdir(exist_ok=True)
+    (out / "_static" / CSS_FILE).write_text(CSS)
+    sources = chapter_sources(str(app.confdir))
+    (out / STUDENT).mkdir(parents=True, exist_ok=True)
+    (out / "_sources" / "book").mkdir(parents=True, exist_ok=True)
+    for name, source in sources.items():
+        text = source.read_text()
+        (out / "_sources" / "book" / f"{name}.md").write_text(text)
+        stripped = student.strip_solutions(text)
+        (out / STUDENT / f"{name}.md").write_text(stripped)
+        nbformat.write(student.student_notebook(stripped), out / STUDENT / f"{name}.ipynb")
+
+
+def _singlehtml_support(app):
+    """myst-nb renders hidden code cells for the `html` builder only; `make pdf` builds
+    `singlehtml`, so give it the same HTML."""
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput, visit_HideCellInput
+
+    app.add_node(HideCodeCellNode, override=True,
+                 singlehtml=(visit_HideCellInput, depart_HideCellInput))
+
+
+def setup(app):
+    _singlehtml_support(app)
+    app.add_directive("student-downloads", StudentDownloads)
+    app.add_css_file(CSS_FILE)
+    app.connect("config-inited", _substitutions)
+    app.connect("html-page-context", _add_downloads, priority=502)
+    app.connect("build-finished", _write_files)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

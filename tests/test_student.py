@@ -1,0 +1,209 @@
+"""Student versions: no solution survives, nothing else is lost, and a student notebook
+still executes top to bottom."""
+
+import re
+import subprocess
+import sys
+
+import jupytext
+import nbformat
+import pytest
+from conftest import ROOT
+
+from collapse import book, student
+
+CHAPTERS = book.chapter_names(ROOT)
+SOLUTION_TEXT = re.compile(r"\{solution(-start|-end)?\}")
+
+# Both sphinx-exercise forms, with fences of different lengths and kinds, and code cells
+# between the gated markers (which must go too).
+EXAMPLE = """\
+---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+# Title
+
+```{code-cell} ipython3
+:tags: [parameters]
+profile = "quick"
+```
+
+```{exercise} One
+:label: one
+
+Question one.
+```
+
+```{solution} one
+:class: dropdown
+
+    print("answer one")
+
+Answer one.
+```
+
+````{exercise} Two
+:label: two
+
+A question with a fence inside:
+
+```python
+x = 1
+```
+````
+
+````{solution} two
+```python
+answer = 2
+```
+````
+
+:::{solution} two
+Colon-fenced answer.
+:::
+
+Between the exercises.
+
+```{exercise-start} Three
+:label: three
+```
+
+Question three.
+
+```{exercise-end}
+```
+
+```{solution-start} three
+:class: dropdown
+```
+
+Hidden prose.
+
+```{code-cell} ipython3
+hidden = 3
+```
+
+More hidden prose.
+
+```{code-cell} ipython3
+also_hidden = 4
+```
+
+```{solution-end}
+```
+
+```{code-cell} ipython3
+visible = 5
+```
+
+The end.
+"""
+
+EXPECTED_CELLS = [
+    ("markdown", "# Title"),
+    ("code", 'profile = "quick"'),
+    ("markdown", "```{exercise} One\n:label: one\n\nQuestion one.\n```\n\n"
+                 "````{exercise} Two\n:label: two\n\nA question with a fence inside:\n\n"
+                 "```python\nx = 1\n```\n````\n\nBetween the exercises.\n\n"
+                 "```{exercise-start} Three\n:label: three\n```\n\nQuestion three.\n\n"
+                 "```{exercise-end}\n```"),
+    ("code", "visible = 5"),
+    ("markdown", "The end."),
+]
+
+
+def cells(notebook):
+    return [(c.cell_type, c.source.strip()) for c in notebook.cells]
+
+
+def test_both_solution_forms_are_removed_and_everything_else_kept():
+    notebook = student.student_notebook(EXAMPLE)
+    assert cells(notebook) == EXPECTED_CELLS
+    assert "tags" in notebook.cells[1].metadata  # the parameters cell keeps its tag
+    text = student.strip_solutions(EXAMPLE)
+    assert not SOLUTION_TEXT.search(text)
+    assert "hidden" not in text and "answer" not in text.lower()
+
+
+def test_a_text_without_solutions_is_unchanged():
+    text = EXAMPLE.split("```{exercise} One")[0]
+    assert student.strip_solutions(text) == text
+
+
+@pytest.mark.parametrize("text", ["```{solution-start} a\n```\nopen forever\n",
+                                  "```{solution-end}\n```\n",
+                                  "```{solution-start} a\n```\n```{solution-start} b\n```\n"])
+def test_unmatched_gates_are_errors(text):
+    with pytest.raises(ValueError, match="solution-"):
+        student.strip_solutions(text)
+
+
+def source_cells_outside_solutions(notebook):
+    """The cells of a chapter that a student version keeps, found cell by cell (an
+    independent route from the text-level removal): markdown cells with no solution
+    text, code cells outside a gated solution. Markdown cells that hold a solution are
+    returned as None (their remaining text is checked separately)."""
+    kept, gated = [], False
+    for cell in notebook.cells:
+        markers = SOLUTION_TEXT.findall(cell.source) if cell.cell_type == "markdown" else []
+        if markers:
+            kept.append(None)
+            if markers[-1] in ("-start", "-end"):
+                gated = markers[-1] == "-start"
+        elif not gated:
+            kept.append((cell.cell_type, cell.source.strip()))
+    return kept
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_student_version_of_every_chapter(tmp_path, name):
+    student.write_student_versions(tmp_path, ROOT, [name])
+    text = (tmp_path / f"{name}.md").read_text()
+    notebook = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    assert not SOLUTION_TEXT.search(text)
+    assert not any(SOLUTION_TEXT.search(c.source) for c in notebook.cells)
+    assert cells(notebook) == cells(jupytext.reads(text, fmt="md:myst"))
+
+    source = jupytext.read(ROOT / "chapters" / f"{name}.md")
+    expected = source_cells_outside_solutions(source)
+    got = cells(notebook)
+    # every untouched source cell is present, in order
+    position = 0
+    for cell in expected:
+        if cell is None:
+            continue
+        assert cell in got[position:], f"{name}: lost a {cell[0]} cell: {cell[1][:80]!r}"
+        position = got.index(cell, position) + 1
+    # and every exercise statement survives
+    exercises = re.findall(r"\{exercise(?:-start)?\}[^\n]*", (ROOT / "chapters" /
+                                                              f"{name}.md").read_text())
+    for exercise in exercises:
+        assert exercise in text
+    # the front matter and the parameters cell are kept
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert any("parameters" in c.metadata.get("tags", []) for c in notebook.cells)
+
+
+def test_command_line_writes_every_chapter(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "collapse", "student", "--out",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        sorted(f"{n}{s}" for n in CHAPTERS for s in (".md", ".ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["what_is_collapse", "markov"])
+def test_student_notebook_executes_top_to_bottom(tmp_path, name):
+    import papermill
+
+    student.write_student_versions(tmp_path, ROOT, [name])
+    papermill.execute_notebook(str(tmp_path / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
+                               parameters={"profile": "smoke"}, kernel_name="python3",
+                               cwd=str(ROOT), progress_bar=False)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                if o.output_type == "error"]
