@@ -26,7 +26,8 @@ variable ``COLLAPSE_BACKEND``:
 ``dask://host:8786``
     the workers of a running ``dask scheduler`` (``tls://…`` and ``tcp://…`` also work).
 ``ray`` or ``ray://host:10001``
-    a Ray cluster (optional: ``pip install ray``).
+    a Ray cluster of ``jobs`` CPUs on this machine, or a running one (optional:
+    ``pip install 'collapse[ray]'``).
 
 Example (:func:`simulation` is a ready task function around :func:`loop.simulate`)::
 
@@ -252,19 +253,33 @@ def _run_dask(tasks, paths, progress, jobs, devices, retries, address=None, **_)
         return client.gather(futures)
 
 
-def _run_ray(tasks, paths, progress, retries, address=None, **_):
-    """Ray assigns GPUs itself; set ``COLLAPSE_RAY_GPUS`` (e.g. 1) to give every task
-    that many GPUs."""
+def _run_ray(tasks, paths, progress, jobs, devices, retries, address=None, **_):
+    """On a running Ray cluster (``address``) or a local one of ``jobs`` CPUs. Each task
+    asks Ray for one GPU when ``devices`` is not empty (Ray then sets its
+    ``CUDA_VISIBLE_DEVICES``); a task whose worker died is run again ``retries`` times."""
     try:
         import ray
     except ImportError:
-        raise ImportError("backend 'ray' needs Ray: pip install 'collapse[ray]' "
-                          "(or pip install ray)") from None
-    gpus = float(os.environ.get("COLLAPSE_RAY_GPUS", "0"))
-    ray.init(address=address, ignore_reinit_error=True)
-    remote = ray.remote(num_gpus=gpus, max_retries=retries, retry_exceptions=retries > 0)
-    futures = [remote(_execute).remote(t, p) for t, p in zip(tasks, paths, strict=True)]
-    return ray.get(futures)
+        raise ImportError("backend 'ray' needs Ray: pip install 'collapse[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, **({"num_cpus": jobs} if address is None else {}),
+                 include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, num_gpus=1 if devices else 0, max_retries=retries,
+                            retry_exceptions=retries > 0)(_execute)
+        futures = [remote.remote(t, p) for t, p in zip(tasks, paths, strict=True)]
+        bar = _bar(len(tasks), progress)
+        if bar is not None:
+            pending = list(futures)
+            while pending:
+                done, pending = ray.wait(pending)
+                bar.update(len(done))
+            bar.close()
+        return ray.get(futures)
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def parse_backend(backend: str | None) -> tuple[str, str | None]:
