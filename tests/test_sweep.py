@@ -219,3 +219,10 @@ def test_killed_dask_worker_loses_no_finished_generation(tmp_path, serial):
     reference = sweep.run([slow_task(tmp_path / "serial.log", 0.0, generations)],
                           backend="serial", checkpoint_dir=tmp_path / "serial")
     assert_identical(histories, reference + serial)
+
+
+def test_ray_equals_serial(tmp_path, serial):
+    """Ray is an optional extra (not in the pins): this runs where it is installed."""
+    pytest.importorskip("ray")
+    assert_identical(sweep.run(gaussian_tasks(), backend="ray", jobs=2, devices=[],
+                               checkpoint_dir=tmp_path), serial)
