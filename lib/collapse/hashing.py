@@ -11,6 +11,7 @@ values they close over.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import types
 from pathlib import Path
@@ -50,6 +51,8 @@ def _feed(hasher, value, seen: frozenset = frozenset()) -> None:
         hasher.update(f"{type(value).__module__}.{type(value).__qualname__}(".encode())
         _feed(hasher, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, seen)
         hasher.update(b")")
+    elif isinstance(value, functools.partial):  # its __dict__ holds none of its arguments
+        _feed(hasher, ("partial", value.func, value.args, value.keywords), seen)
     elif isinstance(value, types.MethodType):
         _feed(hasher, ("method", value.__func__, value.__self__), seen)
     elif isinstance(value, types.FunctionType):
