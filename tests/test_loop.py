@@ -86,7 +86,9 @@ def test_seeded_runs_are_reproducible_bit_for_bit(mixing):
 
 def test_exact_path_is_reproducible_bit_for_bit():
     def once():
-        return gaussian.recursive_fit(50, 30, 100, np.random.default_rng(3)).table
+        rng = np.random.default_rng(3)
+        initial = gaussian.initial_data(100, 50, rng, exact=True)
+        return loop.simulate(gaussian.Gaussian(), initial, 30, 50, rng, exact=True).table
 
     assert once().equals(once())
 
