@@ -199,3 +199,19 @@ def test_profiles_are_checked():
         profiles.resolve("gmm", name)
     with pytest.raises(ValueError, match="runs"):
         profiles.resolve("gmm", "smoke", runs=0)
+
+
+def test_one_gaussian_log_density():
+    """metrics.gaussian_log_density (used by gmm.log_densities and the L2 overlap)."""
+    rng = np.random.default_rng(9)
+    p = mixture(**A, runs=2)
+    x = rng.standard_normal((2, 5, 2))
+    expected = np.stack([[np.log(w) + multivariate_normal(m, c).logpdf(x[r])
+                          for w, m, c in zip(p.weights[r], p.means[r], p.covariances[r],
+                                             strict=True)] for r in range(2)])
+    np.testing.assert_allclose(gmm.log_densities(p, x), np.swapaxes(expected, 1, 2),
+                               rtol=1e-12)
+    cov = np.array([[2.0, 0.3], [0.3, 0.5]])
+    log_n = metrics.gaussian_log_density(x[0] - 1.0, np.linalg.cholesky(cov))
+    np.testing.assert_allclose(log_n, multivariate_normal([1.0, 1.0], cov).logpdf(x[0]),
+                               rtol=1e-12)

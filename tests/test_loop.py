@@ -156,3 +156,18 @@ def test_interrupted_inside_sampling_resumes_bit_for_bit(tmp_path, seconds):
     resumed = loop.simulate(FailingSampler(), initial(), 8, 20, np.random.default_rng(9),
                             loop.Pool(), checkpoint=checkpoint, checkpoint_seconds=seconds)
     assert resumed.table.equals(reference)
+
+
+def test_notebook_streams_and_checkpoint_paths(tmp_path):
+    from collapse import notebook
+
+    stream = notebook.streams(7)
+    assert stream(1, 2).random() == np.random.default_rng([7, 1, 2]).random()
+    assert stream(1, 2).random() != stream(2, 1).random()
+    with pytest.raises(ValueError, match="seed"):
+        notebook.streams(-1)
+    path = notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
+    assert path.parent == tmp_path
+    assert path == notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
+    assert path != notebook.checkpoint_path(tmp_path, {"M": 101}, "two")
+    assert path != notebook.checkpoint_path(tmp_path, {"M": 100}, "two", modules=("gmm",))
