@@ -318,3 +318,17 @@ def test_cli_setup_runs_in_the_loop(noise):
                                              dim=2)
     history = loop.simulate(family, initial, 3, 30, np.random.default_rng(1), exact=exact)
     assert len(history.table) == 12 and np.all(np.isfinite(history.table["mean_norm"]))
+
+
+def test_peak_memory_estimate():
+    from collapse.profiles import noisy as noisy_profiles
+
+    estimates = {}
+    for name in profiles.PROFILE_NAMES:
+        config = profiles.resolve("noisy", name)
+        estimates[name], parameter = noisy_profiles.peak_memory(config)
+        assert isinstance(estimates[name], int) and parameter in config
+    assert estimates["smoke"] < estimates["quick"] < estimates["paper"] < 4 * 2**30
+    more_runs = profiles.resolve("noisy", "paper", runs=100_000)
+    assert noisy_profiles.peak_memory(more_runs) == (
+        noisy_profiles.BASE_BYTES + 16 * 8 * 100_000 * 1000, "runs")
