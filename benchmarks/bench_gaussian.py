@@ -18,7 +18,7 @@ import argparse
 import numpy as np
 from timing import timed
 
-from collapse import gaussian
+from collapse import gaussian, loop
 
 SIZES = (100, 500, 1000, 10000)
 GENERATIONS = 1000
@@ -53,10 +53,13 @@ def main() -> None:
     print(f"Fig 4: {GENERATIONS} generations, {RUNS} runs per M")
     print(f"{'M':>6} {'exact (s)':>10} {'data path (s, scaled)':>22} "
           f"{'plain loop (s, scaled)':>23}")
+    def simulate(M, runs, exact):
+        initial = gaussian.initial_data(runs, M, rng, exact=exact)
+        return loop.simulate(gaussian.Gaussian(), initial, GENERATIONS, M, rng, exact=exact)
+
     for M in SIZES:
-        exact, _ = timed(gaussian.recursive_fit, M, GENERATIONS, RUNS, rng)
-        data, _ = timed(gaussian.recursive_fit, M, GENERATIONS, args.data_path_runs, rng,
-                        exact=False)
+        exact, _ = timed(simulate, M, RUNS, True)
+        data, _ = timed(simulate, M, args.data_path_runs, False)
         plain, _ = timed(authors_loop, M, args.loop_runs, rng)
         data *= RUNS / args.data_path_runs
         plain *= RUNS / args.loop_runs

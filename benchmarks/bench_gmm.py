@@ -22,8 +22,12 @@ from collapse import gmm
 def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0,
           checkpoint=None):
     start, cpu = time.perf_counter(), time.process_time()
-    history = gmm.recursive_fit(1000, generations, runs, np.random.default_rng(seed),
-                                setting=setting, n_jobs=n_jobs, checkpoint=checkpoint)
+    rng = np.random.default_rng(seed)
+    initial = gmm.initial_data(setting, runs, 1000, rng)
+    family = gmm.GMM()
+    family.reference = family.fit(initial)
+    history = gmm.simulate_chains(family, initial, generations, 1000, rng, jobs=n_jobs,
+                                  checkpoint=checkpoint)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     iterations = history.table["em_iterations"].mean()
     return seconds, cpu, iterations

@@ -5,7 +5,7 @@
 1. One generation of the noisy model for ``--runs`` runs: exact statistics
    (draw x̄, y = (x_1 − x_2)/√2 and a Wishart(Σ, M − 2) scatter) against the data path
    (draw M points, then fit), for growing M. The exact path does not depend on M.
-2. The chapter's main experiment: ``recursive_fit`` for the three schedules (constant,
+2. The chapter's main experiment: ``loop.simulate`` for the three schedules (constant,
    linear, quadratic M_g) with ``--runs`` runs and ``--generations`` generations, and
    the same quadratic schedule's cost had it drawn every point (extrapolated from the
    data path's time per point, as the real thing would need ~10^10 points per run).
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from collapse import gaussian, noisy
+from collapse import gaussian, loop, noisy
 
 
 def timed(function, *args, repeat: int = 3, **kwargs):
@@ -53,14 +53,19 @@ def main() -> None:
         per_point.append(data / (args.runs * m))
         print(f"{m:>8} {1e3 * exact:>11.2f} {1e3 * data:>15.1f} {data / exact:>7.0f}")
 
-    print(f"\n2. recursive_fit: {args.generations} generations, {args.runs} runs, "
+    print(f"\n2. the loop (exact statistics): {args.generations} generations, {args.runs} runs, "
           f"M_0 = {args.base_size}")
     total = 0.0
     for kind in noisy.SCHEDULES:
-        seconds, history = timed(noisy.recursive_fit, family, cov, kind, args.base_size,
-                                 args.generations, args.runs, rng, repeat=1)
+        def simulate(kind=kind):
+            initial = noisy.initial_data(cov, args.base_size, args.runs, rng)
+            return loop.simulate(family, initial, args.generations,
+                                 noisy.schedule(kind, args.base_size), rng, exact=True,
+                                 metrics=noisy.truth_metrics(cov))
+
+        seconds, history = timed(simulate, repeat=1)
         total += seconds
-        points = history.table.groupby("generation").M.first().sum()
+        points = history.table.groupby("generation").n_train.first().sum()
         extrapolated = points * args.runs * per_point[-1]
         print(f"{kind:>10}: {seconds:6.2f} s exact; the data path would draw "
               f"{points:.2e} points per run, ~{extrapolated:.1e} s")

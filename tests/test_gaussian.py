@@ -80,10 +80,13 @@ def test_exact_statistics_match_brute_force_nd():
 @pytest.mark.parametrize("mixing", [loop.Replace(), loop.Accumulate()])
 def test_exact_loop_matches_the_data_loop_after_many_generations(mixing):
     """The whole chain, not one step: µ̂ and σ̂ of generation 6 agree in distribution."""
-    exact = gaussian.recursive_fit(10, 7, 20_000, np.random.default_rng(20), mixing,
-                                   exact=True).table
-    brute = gaussian.recursive_fit(10, 7, 20_000, np.random.default_rng(21), mixing,
-                                   exact=False).table
+    def run(seed, exact):
+        rng = np.random.default_rng(seed)
+        initial = gaussian.initial_data(20_000, 10, rng, exact=exact)
+        return loop.simulate(gaussian.Gaussian(), initial, 7, 10, rng, mixing,
+                             exact=exact).table
+
+    exact, brute = run(20, True), run(21, False)
     last_exact, last_brute = exact[exact.generation == 6], brute[brute.generation == 6]
     for column in ["mean", "std"]:
         assert stats.ks_2samp(last_exact[column], last_brute[column]).pvalue > ALPHA
@@ -100,3 +103,12 @@ def test_collapsed_covariance_still_samples():
     family = gaussian.Gaussian()
     collapsed = gaussian.GaussianParams(np.zeros((1, 2)), np.zeros((1, 2, 2)))
     assert np.all(family.sample(collapsed, 5, np.random.default_rng(0)) == 0)
+
+
+def test_initial_data_is_d0_or_its_statistics():
+    data = gaussian.initial_data(3, 50, np.random.default_rng(0), mean=2.0, std=3.0)
+    assert data.shape == (3, 50)
+    stats_ = gaussian.initial_data(3, 50, np.random.default_rng(0), exact=True)
+    assert np.array_equal(stats_.n, [50] * 3) and stats_.mean.shape == (3,)
+    with pytest.raises(ValueError, match="M must be >= 2"):
+        gaussian.initial_data(3, 1, np.random.default_rng(0))

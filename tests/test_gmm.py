@@ -94,25 +94,40 @@ def test_fit_is_a_pure_function_of_seed_and_data():
     # the same data in another run position gives the same fit
     swapped = gmm.GMM(seed=5).fit(data[::-1])
     assert np.array_equal(swapped.means[::-1], one.means)
-    assert gmm.fit_seed(5, data[0]) != gmm.fit_seed(6, data[0])
+    assert not np.array_equal(gmm.GMM(seed=6).fit(data).means, one.means)
 
 
-def test_recursive_fit_is_reproducible_and_independent_of_n_jobs():
+def chains(M, generations, runs, rng, setting="two", mixing=None, keep=(), jobs=1,
+           checkpoint=None):
+    """The chapter's experiment: D_0, the generation-0 fit as reference, the chains."""
+    D0 = gmm.initial_data(setting, runs, M, rng)
+    family = gmm.GMM(seed=1)
+    family.reference = family.fit(D0)
+    truth = gmm.initial_distribution(setting)
+    return gmm.simulate_chains(family, D0, generations, M, rng, mixing, keep=keep,
+                               metrics={"l2_to_truth": gmm.l2_to(truth)}, jobs=jobs,
+                               checkpoint=checkpoint)
+
+
+def test_chains_are_reproducible_and_independent_of_jobs():
     kwargs = dict(M=200, generations=4, runs=2, setting="blob", keep=[3])
-    first = gmm.recursive_fit(rng=np.random.default_rng(4), **kwargs)
-    again = gmm.recursive_fit(rng=np.random.default_rng(4), **kwargs)
-    parallel = gmm.recursive_fit(rng=np.random.default_rng(4), n_jobs=2, **kwargs)
+    first = chains(rng=np.random.default_rng(4), **kwargs)
+    again = chains(rng=np.random.default_rng(4), **kwargs)
+    parallel = chains(rng=np.random.default_rng(4), jobs=2, **kwargs)
     for other in (again, parallel):
         assert first.table.equals(other.table)
         assert np.array_equal(first.kept[3][1], other.kept[3][1])
     # the generation-0 reference is the loop's own generation-0 fit
     assert (first.table.query("generation == 0")["l2_to_reference"] == 0).all()
     assert (first.table.query("generation > 0")["l2_to_reference"] > 0).all()
+    assert (first.table["l2_to_truth"] > 0).all()
+    assert sorted(first.table["run"].unique()) == [0, 1]
+    assert first.kept[3][1].shape == (2, 200, 2) and first.kept[3][0].runs == 2
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     kwargs = dict(M=100, generations=4, runs=1, setting="two")
-    fresh = gmm.recursive_fit(rng=np.random.default_rng(5), **kwargs)
+    fresh = chains(rng=np.random.default_rng(5), **kwargs)
     real_fit, calls = gmm._fit_runs, []
 
     def interrupted_fit(*args):
@@ -124,19 +139,19 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     monkeypatch.setattr(gmm, "_fit_runs", interrupted_fit)
     stem = tmp_path / "chain"
     with pytest.raises(KeyboardInterrupt):
-        gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+        chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
     calls.clear()
-    resumed = gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    resumed = chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
     assert len(calls) == 1 + 2  # the reference, then generations 2 and 3 only
     assert resumed.table.equals(fresh.table)
     calls.clear()
-    finished = gmm.recursive_fit(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    finished = chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
     assert len(calls) == 1 and finished.table.equals(fresh.table)
 
 
 def test_mixing_rules_run():
     for rule in (loop.Replace(), loop.Accumulate(), loop.KeepOriginal(0.1)):
-        history = gmm.recursive_fit(100, 3, 1, np.random.default_rng(6), mixing=rule)
+        history = chains(100, 3, 1, np.random.default_rng(6), mixing=rule)
         sizes = history.table["n_train"].tolist()
         assert sizes == ([100, 200, 300] if isinstance(rule, loop.Accumulate) else [100] * 3)
 
@@ -154,15 +169,20 @@ def test_cli_setup_reference_is_generation_zero():
     (lambda: gmm.GMM(max_iter=0), "max_iter must be >= 1"),
     (lambda: gmm.GMM().fit(np.zeros((1, 1, 2))), "number of samples per run must be >= 2"),
     (lambda: gmm.GMM().fit(np.zeros((5, 2))), r"data must be \(runs, n, d\)"),
-    (lambda: gmm.recursive_fit(1, 10, 1, np.random.default_rng(0)), "M must be >= 2"),
-    (lambda: gmm.recursive_fit(100, 0, 1, np.random.default_rng(0)), "generations must be"),
-    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), setting="three"),
+    (lambda: gmm.initial_data("two", 1, 1, np.random.default_rng(0)), "M must be >= 2"),
+    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 0, 100,
+                                 np.random.default_rng(0)), "generations must be"),
+    (lambda: gmm.initial_data("three", 1, 100, np.random.default_rng(0)),
      "setting must be one of"),
-    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), separation=-1.0),
-     "separation must be >= 0"),
-    (lambda: gmm.recursive_fit(100, 10, 1, np.random.default_rng(0), keep=[10]),
-     "keep .* must be <= 9"),
-    (lambda: gmm.recursive_fit(100, 10, 1, 0), "rng must be a numpy.random.Generator"),
+    (lambda: gmm.initial_distribution("two", separation=-1.0), "separation must be >= 0"),
+    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
+                                 np.random.default_rng(0), keep=[10]), "keep .* must be <= 9"),
+    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100, 0),
+     "rng must be a numpy.random.Generator"),
+    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 1,
+                                 np.random.default_rng(0)), "sample size M_1 must be >= 2"),
+    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
+                                 np.random.default_rng(0), jobs=0), "jobs must be >= 1"),
     (lambda: gmm.cli_setup(1, 100, np.random.default_rng(0), data="moons"),
      "data must be one of"),
     (lambda: gmm.params([0.5, 0.6], [[0, 0], [1, 1]], [np.eye(2)] * 2), "sum to 1"),
@@ -179,3 +199,19 @@ def test_profiles_are_checked():
         profiles.resolve("gmm", name)
     with pytest.raises(ValueError, match="runs"):
         profiles.resolve("gmm", "smoke", runs=0)
+
+
+def test_one_gaussian_log_density():
+    """metrics.gaussian_log_density (used by gmm.log_densities and the L2 overlap)."""
+    rng = np.random.default_rng(9)
+    p = mixture(**A, runs=2)
+    x = rng.standard_normal((2, 5, 2))
+    expected = np.stack([[np.log(w) + multivariate_normal(m, c).logpdf(x[r])
+                          for w, m, c in zip(p.weights[r], p.means[r], p.covariances[r],
+                                             strict=True)] for r in range(2)])
+    np.testing.assert_allclose(gmm.log_densities(p, x), np.swapaxes(expected, 1, 2),
+                               rtol=1e-12)
+    cov = np.array([[2.0, 0.3], [0.3, 0.5]])
+    log_n = metrics.gaussian_log_density(x[0] - 1.0, np.linalg.cholesky(cov))
+    np.testing.assert_allclose(log_n, multivariate_normal([1.0, 1.0], cov).logpdf(x[0]),
+                               rtol=1e-12)

@@ -86,7 +86,9 @@ def test_seeded_runs_are_reproducible_bit_for_bit(mixing):
 
 def test_exact_path_is_reproducible_bit_for_bit():
     def once():
-        return gaussian.recursive_fit(50, 30, 100, np.random.default_rng(3)).table
+        rng = np.random.default_rng(3)
+        initial = gaussian.initial_data(100, 50, rng, exact=True)
+        return loop.simulate(gaussian.Gaussian(), initial, 30, 50, rng, exact=True).table
 
     assert once().equals(once())
 
@@ -154,3 +156,18 @@ def test_interrupted_inside_sampling_resumes_bit_for_bit(tmp_path, seconds):
     resumed = loop.simulate(FailingSampler(), initial(), 8, 20, np.random.default_rng(9),
                             loop.Pool(), checkpoint=checkpoint, checkpoint_seconds=seconds)
     assert resumed.table.equals(reference)
+
+
+def test_notebook_streams_and_checkpoint_paths(tmp_path):
+    from collapse import notebook
+
+    stream = notebook.streams(7)
+    assert stream(1, 2).random() == np.random.default_rng([7, 1, 2]).random()
+    assert stream(1, 2).random() != stream(2, 1).random()
+    with pytest.raises(ValueError, match="seed"):
+        notebook.streams(-1)
+    path = notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
+    assert path.parent == tmp_path
+    assert path == notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
+    assert path != notebook.checkpoint_path(tmp_path, {"M": 101}, "two")
+    assert path != notebook.checkpoint_path(tmp_path, {"M": 100}, "two", modules=("gmm",))

@@ -114,3 +114,15 @@ def test_bad_parameters_fail_before_compute():
         markov.AbsorbingChain(10, 3).index([5, 5, 5])
     with pytest.raises(ValueError, match="frequencies"):
         markov.fixation_time_diffusion([0.5, 0.6], 10)
+
+
+def test_diffusion_approximation_is_vectorised():
+    p = np.linspace(0.01, 0.99, 7)
+    batch = np.stack([p, 1 - p], axis=-1)
+    one_by_one = [markov.fixation_time_diffusion(row, 30) for row in batch]
+    assert isinstance(one_by_one[0], float)
+    np.testing.assert_allclose(markov.fixation_time_diffusion(batch, 30), one_by_one, rtol=1e-15)
+    np.testing.assert_allclose(markov.fixation_time_diffusion(batch, 1),
+                               -2 * (p * np.log(p) + (1 - p) * np.log(1 - p)), rtol=1e-12)
+    with pytest.raises(ValueError, match="frequencies"):
+        markov.fixation_time_diffusion(np.array([[0.5, 0.5], [0.5, 0.6]]), 10)

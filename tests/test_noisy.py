@@ -5,10 +5,11 @@ Monte Carlo mean (Z = 4: a false alarm has probability ~6e-5 per comparison).
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import ndtri
 
-from collapse import gaussian, metrics, noisy, profiles, theory
+from collapse import gaussian, loop, metrics, noisy, profiles, theory
 from collapse.gaussian import GaussianParams
 
 Z = 4.0
@@ -18,6 +19,15 @@ TRACE = float(np.trace(COV))
 
 def truth(runs=1, cov=COV):
     return gaussian.params(np.zeros(cov.shape[0]), cov=cov, runs=runs)
+
+
+def simulate(family, kind, base, generations, runs, rng):
+    """The chapter's experiment: ``runs`` chains from ``N(0, COV)`` with the schedule
+    ``kind``; the table with ``M`` (the training-set size) added."""
+    D0 = noisy.initial_data(COV, base, runs, rng)
+    history = loop.simulate(family, D0, generations, noisy.schedule(kind, base), rng,
+                            exact=True, metrics=noisy.truth_metrics(COV))
+    return history.table.assign(M=history.table["n_train"])
 
 
 @pytest.mark.parametrize("noise, scale", [("residual", 1.5), ("bounded", 2.0)])
@@ -54,8 +64,8 @@ def test_pull_noise_falls_below_eq15_but_not_below_eq24():
     below the leading term of Eq 25) yet stays above Eq 24 summed over generations."""
     K, runs, generations, base = 2.0, 2000, 30, 100
     family = noisy.NoisyGaussian(noise="pull", scale=K)
-    table = noisy.recursive_fit(family, COV, "constant", base, generations, runs,
-                                np.random.default_rng(12)).table
+    table = simulate(family, "constant", base, generations, runs,
+                     np.random.default_rng(12))
     by_generation = table.groupby("generation").mean_error
     mean = by_generation.mean().to_numpy()
     se = by_generation.std().to_numpy() / np.sqrt(runs)
@@ -120,8 +130,8 @@ def test_simulated_risk_respects_eq15(kind):
     is no longer approximately normal and a standard-error tolerance would mislead."""
     family = noisy.NoisyGaussian(noise="residual", scale=1.0, power=0.5)
     runs, generations, base = 2000, 40, 100
-    table = noisy.recursive_fit(family, COV, kind, base, generations, runs,
-                                np.random.default_rng(5)).table
+    table = simulate(family, kind, base, generations, runs,
+                     np.random.default_rng(5))
     sizes = table.groupby("generation").M.first().to_numpy()
     bound = theory.noisy_mean_error_bound(sizes, TRACE,
                                           family.expected_noise_energy(sizes, TRACE))
@@ -138,8 +148,8 @@ def test_bounded_noise_respects_eq24():
     """App. A.2: with ‖ε‖ = K/M, E[W2²] stays above Eq 24 summed over generations."""
     family = noisy.NoisyGaussian(noise="bounded", scale=1.0)
     runs, generations, base = 2000, 40, 30
-    table = noisy.recursive_fit(family, COV, "constant", base, generations, runs,
-                                np.random.default_rng(6)).table
+    table = simulate(family, "constant", base, generations, runs,
+                     np.random.default_rng(6))
     sizes = table.groupby("generation").M.first().to_numpy()
     bound = theory.bounded_noise_bound(sizes, TRACE, 2, 1.0,
                                        family.expected_noise_energy(sizes, TRACE))
@@ -165,8 +175,8 @@ def test_constant_size_risk_grows_at_least_linearly():
     (Σ_g is a martingale and Σ ↦ Tr(Σ_true^½ Σ Σ_true^½)^½ is concave)."""
     family = noisy.NoisyGaussian(noise="none")
     runs, generations, base = 2000, 60, 100
-    table = noisy.recursive_fit(family, COV, "constant", base, generations, runs,
-                                np.random.default_rng(7)).table
+    table = simulate(family, "constant", base, generations, runs,
+                     np.random.default_rng(7))
     w2 = table.pivot(index="run", columns="generation", values="w2").to_numpy()
     growth = w2[:, -1] - w2[:, generations // 2]
     expected = TRACE * (generations - 1 - generations // 2) / base
@@ -191,14 +201,14 @@ def test_w2_to_a_fixed_gaussian_matches_the_general_formula():
     covs[0] = 0.0  # a fully collapsed model
     means = rng.standard_normal((50, 2))
     general = metrics.w2_squared_gaussian(np.zeros(2), COV, means, covs)
-    assert np.allclose(noisy.w2_squared_to(np.zeros(2), COV)(means, covs), general)
+    assert np.allclose(metrics.w2_squared_to(np.zeros(2), COV)(means, covs), general)
 
 
 def test_empirical_w2_matches_quantile_integration():
     samples = np.random.default_rng(8).normal(0.3, 1.4, (1, 25))
-    exact = noisy.w2_squared_empirical_normal(samples, 0.0, 1.0)[0]
+    exact = metrics.w2_squared_empirical_normal(samples, 0.0, 1.0)[0]
     ordered = np.sort(samples[0])
-    numeric = noisy.w2_squared_quantiles(
+    numeric = metrics.w2_squared_quantiles(
         lambda u: ordered[np.minimum((u * 25).astype(int), 24)], ndtri, points=2_000_000)
     assert exact == pytest.approx(numeric, rel=1e-4)
 
@@ -206,16 +216,60 @@ def test_empirical_w2_matches_quantile_integration():
 def test_gelbrich_bound_is_a_lower_bound_and_tight_for_gaussians():
     rng = np.random.default_rng(9)
     samples = rng.standard_normal((500, 50))
-    exact = noisy.w2_squared_empirical_normal(samples)
-    bound = noisy.gelbrich_bound(samples.mean(1), samples.var(1), 0.0, 1.0)
+    exact = metrics.w2_squared_empirical_normal(samples)
+    bound = metrics.gelbrich_bound(samples.mean(1), samples.var(1), 0.0, 1.0)
     assert np.all(exact >= bound - 1e-12)
-    uniform = noisy.w2_squared_quantiles(lambda u: np.sqrt(3) * (2 * u - 1), ndtri)
-    assert uniform > 1e-3 and noisy.gelbrich_bound(0.0, 1.0, 0.0, 1.0) == 0.0
-    mixture = noisy.mixture_quantile([-1.0, 1.0], [0.5, 0.5], [0.5, 0.5])
-    w2 = noisy.w2_squared_quantiles(mixture, ndtri)
-    assert w2 >= noisy.gelbrich_bound(0.0, 1.25, 0.0, 1.0)
-    gaussian_w2 = noisy.w2_squared_quantiles(lambda u: 1.0 + 2.0 * ndtri(u), ndtri)
-    assert gaussian_w2 == pytest.approx(noisy.gelbrich_bound(1.0, 4.0, 0.0, 1.0), rel=1e-3)
+    uniform = metrics.w2_squared_quantiles(lambda u: np.sqrt(3) * (2 * u - 1), ndtri)
+    assert uniform > 1e-3 and metrics.gelbrich_bound(0.0, 1.0, 0.0, 1.0) == 0.0
+    mixture = metrics.mixture_quantile([-1.0, 1.0], [0.5, 0.5], [0.5, 0.5])
+    w2 = metrics.w2_squared_quantiles(mixture, ndtri)
+    assert w2 >= metrics.gelbrich_bound(0.0, 1.25, 0.0, 1.0)
+    gaussian_w2 = metrics.w2_squared_quantiles(lambda u: 1.0 + 2.0 * ndtri(u), ndtri)
+    assert gaussian_w2 == pytest.approx(metrics.gelbrich_bound(1.0, 4.0, 0.0, 1.0), rel=1e-3)
+
+
+def test_empirical_gelbrich_does_not_depend_on_the_chunks():
+    """Drawing whole rows in chunks gives the draws of one (runs, M) array: same numbers."""
+    whole = noisy.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=10**6)
+    chunked = noisy.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=100)
+    assert whole == chunked
+    samples = np.random.default_rng(3).standard_normal((30, 40))
+    assert whole["exact"] == metrics.w2_squared_empirical_normal(samples).mean()
+    assert whole["exact"] >= whole["Gelbrich"] > 0
+
+
+# ------------------------------------------------------- the chapter's summaries
+
+
+def test_averages_bounds_and_agreement():
+    family = noisy.NoisyGaussian(noise="bounded", scale=1.0)
+    runs, generations, base = 400, 8, 30
+    tables = {kind: simulate(family, kind, base, generations, runs, np.random.default_rng(i))
+              for i, kind in enumerate(noisy.SCHEDULES)}
+    summary = pd.concat({k: noisy.averages(t) for k, t in tables.items()}, names=["schedule"])
+    table = tables["linear"]
+    part = summary.loc["linear"]
+    assert len(part) == generations
+    assert np.allclose(part["w2"], table.groupby("generation")["w2"].mean())
+    assert np.allclose(part["w2_se"], table.groupby("generation")["w2"].std() / np.sqrt(runs))
+    assert np.array_equal(part["M"], base * np.arange(1, generations + 1))
+    last = table[table["generation"] == generations - 1]
+    assert part["cov_trace_median"].iloc[-1] == last["cov_trace"].median()
+
+    lines = noisy.bounds(family, part["M"].to_numpy(), COV)
+    assert set(lines) == {"Eq 15", "Eq 25 leading term", "Eq 24 summed"}
+    energy = family.expected_noise_energy(part["M"].to_numpy(), TRACE)
+    assert np.allclose(lines["Eq 15"], theory.noisy_mean_error_bound(part["M"], TRACE, energy))
+    assert set(noisy.bounds(noisy.NoisyGaussian(), [10, 20], COV)) == {
+        "Eq 15", "Eq 25 leading term"}
+
+    result = noisy.agreement(summary, family, COV)
+    assert list(result.index) == list(noisy.SCHEDULES)
+    z = ((part["mean_error"] - lines["Eq 15"]) / part["mean_error_se"]).to_numpy()
+    assert result.loc["linear", "worst (mean error − Eq 15) / SE"] == z[np.argmax(np.abs(z))]
+    assert abs(result.loc["linear", "worst (mean error − Eq 15) / SE"]) <= Z
+    assert result.loc["linear", f"E W2² at g={generations - 1}"] == part["w2"].iloc[-1]
+    assert (result["min (mean error − Eq 24) / SE"] >= -Z).all()
 
 
 # ------------------------------------------------------------------- bad input
@@ -234,11 +288,13 @@ def test_bad_experiment_arguments_fail_before_compute():
     family = noisy.NoisyGaussian()
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="schedule"):
-        noisy.recursive_fit(family, COV, "cubic", 10, 5, 10, rng)
+        noisy.schedule("cubic", 10)
     with pytest.raises(ValueError, match="base_size"):
-        noisy.recursive_fit(family, COV, "constant", 1, 5, 10, rng)
+        noisy.schedule("constant", 1)
     with pytest.raises(ValueError, match="generations"):
-        noisy.recursive_fit(family, COV, "constant", 10, 0, 10, rng)
+        simulate(family, "constant", 10, 0, 10, rng)
+    with pytest.raises(ValueError, match="runs"):
+        noisy.initial_data(COV, 10, 0, rng)
     with pytest.raises(ValueError, match="runs = 1"):
         noisy.assumption_moments(family, truth(2), 10, 100, rng)
     with pytest.raises(ValueError, match="M_0"):
@@ -258,9 +314,21 @@ def test_bad_profile_values(override, message):
 
 @pytest.mark.parametrize("noise", noisy.NOISE_KINDS)
 def test_cli_setup_runs_in_the_loop(noise):
-    from collapse import loop
-
     family, initial, exact = noisy.cli_setup(4, 30, np.random.default_rng(0), noise=noise,
                                              dim=2)
     history = loop.simulate(family, initial, 3, 30, np.random.default_rng(1), exact=exact)
     assert len(history.table) == 12 and np.all(np.isfinite(history.table["mean_norm"]))
+
+
+def test_peak_memory_estimate():
+    from collapse.profiles import noisy as noisy_profiles
+
+    estimates = {}
+    for name in profiles.PROFILE_NAMES:
+        config = profiles.resolve("noisy", name)
+        estimates[name], parameter = noisy_profiles.peak_memory(config)
+        assert isinstance(estimates[name], int) and parameter in config
+    assert estimates["smoke"] < estimates["quick"] < estimates["paper"] < 4 * 2**30
+    more_runs = profiles.resolve("noisy", "paper", runs=100_000)
+    assert noisy_profiles.peak_memory(more_runs) == (
+        noisy_profiles.BASE_BYTES + 32 * 8 * 100_000 * 1000, "runs")

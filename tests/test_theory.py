@@ -116,3 +116,30 @@ def test_w2_between_gaussians_is_gelbrich_for_normals():
     # commuting covariances: trace term is sum (sqrt(a) - sqrt(b))^2
     value = metrics.w2_squared_gaussian([0, 0], cov_a, [1, 1], cov_b)
     assert value == pytest.approx(2 + (2 - 1) ** 2 + (1 - 3) ** 2)
+
+
+def test_monte_carlo_helpers_match_the_tidy_table():
+    """theory.data_variance_from_runs and moments_from_runs against pandas by hand."""
+    rng = np.random.default_rng(104)
+    family = gaussian.Gaussian()
+    initial = family.sample_statistics(gaussian.params(0, 1, runs=500), 30, rng)
+    table = loop.simulate(family, initial, 6, 30, rng, exact=True).table
+    wide = {c: table.pivot(index="run", columns="generation", values=c).to_numpy()
+            for c in ("mean", "std")}
+    by_generation = table.groupby("generation")
+    total = by_generation["mean"].var() + by_generation["std"].apply(lambda s: (s**2).mean())
+    expected = np.concatenate([[4.0], total.to_numpy()[:-1]])
+    got = theory.data_variance_from_runs(wide["mean"], wide["std"], sigma=2.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+    risk = (table["mean"] ** 2 + (table["std"] - 1) ** 2).groupby(table["generation"])
+    mean, mean_se, variance, variance_se = theory.moments_from_runs(
+        wide["mean"] ** 2 + (wide["std"] - 1) ** 2)
+    np.testing.assert_allclose(mean, risk.mean(), rtol=1e-12)
+    np.testing.assert_allclose(mean_se, risk.std() / np.sqrt(500), rtol=1e-12)
+    np.testing.assert_allclose(variance, risk.var(), rtol=1e-12)
+    fourth = risk.apply(lambda r: ((r - r.mean()) ** 4).mean()).to_numpy()
+    np.testing.assert_allclose(variance_se, np.sqrt((fourth - risk.var() ** 2) / 500),
+                               rtol=1e-9)
+    with pytest.raises(ValueError, match=r"runs >= 2"):
+        theory.moments_from_runs(np.zeros(5))

@@ -271,29 +271,6 @@ def absorption(table: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def recursive_fit(reference, M: int, generations: int, runs: int, rng: np.random.Generator,
-                  mixing=None, exact: bool | None = None, positions=None,
-                  tail_threshold: float | None = None, **options):
-    """§4.1 in one call: ``runs`` independent chains that start from ``M`` draws of
-    ``reference`` (``p_0``) and refit the histogram for ``generations`` generations.
-
-    ``exact=None`` draws the multinomial counts directly whenever the mixing rule allows
-    it. Returns the loop's :class:`~collapse.loop.History`; its table has a column ``M``.
-    """
-    from . import loop
-
-    mixing = loop.Replace() if mixing is None else mixing
-    exact = mixing.exact if exact is None else exact
-    family = Discrete(reference, positions, tail_threshold)
-    M = validate.integer("M", M, minimum=2)
-    validate.integer("generations", generations, minimum=1)
-    runs = validate.integer("runs", runs, minimum=1)
-    initial = family.initial_counts(M, runs, rng) if exact else family.initial_data(M, runs, rng)
-    history = loop.simulate(family, initial, generations, M, rng, mixing, exact=exact, **options)
-    history.table["M"] = M
-    return history
-
-
 DISTRIBUTIONS = ("uniform", "mixture")
 
 

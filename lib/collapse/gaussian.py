@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import validate
+from . import linalg, validate
 
 ESTIMATORS = ("unbiased", "mle")
 
@@ -74,12 +74,6 @@ def params(mean=0.0, std=None, cov=None, runs: int = 1) -> GaussianParams:
     return GaussianParams(np.tile(mean, (runs, 1)), np.tile(cov, (runs, 1, 1)))
 
 
-def _sqrtm(cov: np.ndarray) -> np.ndarray:
-    """A square root ``L`` with ``L Lᵀ = cov`` that tolerates a collapsed (singular) cov."""
-    w, v = np.linalg.eigh(cov)
-    return v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]
-
-
 @dataclass
 class Gaussian:
     """A Gaussian model refitted every generation (Eq 1 and Eq 2).
@@ -105,7 +99,7 @@ class Gaussian:
             z = rng.standard_normal((params.runs, n))
             return params.mean[:, None] + np.sqrt(params.cov)[:, None] * z
         z = rng.standard_normal((params.runs, n, params.dim))
-        return params.mean[:, None, :] + z @ np.swapaxes(_sqrtm(params.cov), -1, -2)
+        return params.mean[:, None, :] + z @ np.swapaxes(linalg.eigen_factor(params.cov), -1, -2)
 
     def describe(self, params: GaussianParams) -> dict[str, np.ndarray]:
         if params.dim is None:
@@ -144,7 +138,7 @@ class Gaussian:
             scatter = params.cov * rng.chisquare(n - 1, runs)
             return GaussianStats(np.full(runs, n), mean, scatter)
         d = params.dim
-        root = _sqrtm(params.cov)
+        root = linalg.eigen_factor(params.cov)
         noise = np.einsum("rij,rj->ri", root, rng.standard_normal((runs, d)))
         mean = params.mean + noise / np.sqrt(n)
         # Bartlett decomposition: Wishart(I, ν) = A Aᵀ with A lower triangular,
@@ -174,29 +168,14 @@ class Gaussian:
 def cli_setup(runs: int, M: int, rng: np.random.Generator, estimator: str = "unbiased",
               mean: float = 0.0, std: float = 1.0):
     """``python -m collapse simulate gaussian``: ``D_0`` = M draws of N(mean, std²) per run."""
-    family = Gaussian(estimator=estimator)
-    return family, family.sample(params(mean, std, runs=runs), M, rng), True
+    return Gaussian(estimator=estimator), initial_data(runs, M, rng, mean, std), True
 
 
-def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator, mixing=None,
-                  estimator: str = "unbiased", exact: bool | None = None, mean: float = 0.0,
-                  std: float = 1.0, **options):
-    """§4.2 in one call: ``runs`` independent chains that start from ``M`` draws of
-    ``N(mean, std²)`` and refit a 1-D Gaussian for ``generations`` generations.
-
-    ``exact=None`` uses the exact sufficient statistics whenever the mixing rule
-    allows it (replace, accumulate). Returns the loop's :class:`~collapse.loop.History`;
-    its table has a column ``M``.
-    """
-    from . import loop
-
-    mixing = loop.Replace() if mixing is None else mixing
-    exact = mixing.exact if exact is None else exact
-    family = Gaussian(estimator=estimator)
-    truth = params(mean, std, runs=runs)
+def initial_data(runs: int, M: int, rng: np.random.Generator, mean: float = 0.0,
+                 std: float = 1.0, exact: bool = False):
+    """``D_0`` of §4.2: ``M`` draws of ``N(mean, std²)`` for each of ``runs`` runs, or with
+    ``exact=True`` their sufficient statistics (drawn without the points)."""
     M = validate.integer("M", M, minimum=2)
-    validate.integer("generations", generations, minimum=1)
-    initial = family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)
-    history = loop.simulate(family, initial, generations, M, rng, mixing, exact=exact, **options)
-    history.table["M"] = M
-    return history
+    truth = params(mean, std, runs=runs)
+    family = Gaussian()
+    return family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)

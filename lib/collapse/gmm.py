@@ -10,7 +10,8 @@ once, from the generator the loop passes in.
 
 Reproducibility. The loop calls ``fit(data)`` without a generator, yet EM needs a
 random k-means start. The family therefore derives the start's seed from its own
-``seed`` and a hash of the run's data (:func:`fit_seed`): a fit is a pure function of
+``seed`` and a hash of the run's data (:func:`collapse.hashing.derive_seed`): a fit is a
+pure function of
 ``(seed, data)``. Two fits of the same data give the same mixture bit for bit, whatever
 the run index, the process that runs the chain or a resumed checkpoint; the
 generation-0 fit can be recomputed outside the loop to serve as the reference of the
@@ -19,15 +20,14 @@ L2 distance (Fig 13).
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import metrics, validate
+from . import hashing, linalg, loop, metrics, validate
 
 SETTINGS = ("two", "blob")
 
@@ -102,16 +102,6 @@ def initial_distribution(setting: str = "two", separation: float = 6.0) -> GMMPa
     return params([0.5, 0.5], [[-half, 0.0], [half, 0.0]], [np.eye(2), np.eye(2)])
 
 
-def fit_seed(seed: int, data: np.ndarray) -> int:
-    """The seed of the EM start for one run's ``data``: a hash of ``seed`` and the bytes
-    of the data, so the fit is a pure function of both (see the module docstring)."""
-    data = np.ascontiguousarray(data, dtype=np.float64)
-    digest = hashlib.blake2b(data.tobytes(), digest_size=16)
-    digest.update(repr(data.shape).encode())
-    words = np.frombuffer(digest.digest(), dtype=np.uint32)
-    return int(np.random.SeedSequence([seed, *words.tolist()]).generate_state(1)[0])
-
-
 def _fit_runs(data: np.ndarray, seeds: list[int], options: dict) -> list[tuple]:
     """sklearn fits of the runs in ``data``, with BLAS/OpenMP on one thread: faster for
     1,000 points than the default thread pool, and never oversubscribed by joblib."""
@@ -140,12 +130,12 @@ class GMM:
     ``components``, ``tol``, ``max_iter`` and ``reg_covar`` are passed to scikit-learn's
     ``GaussianMixture`` (``reg_covar`` is added to the diagonal of every covariance, so a
     component's variance cannot fall below it). ``seed`` fixes the EM starts (see
-    :func:`fit_seed`). ``reference``: a mixture per run (e.g. the generation-0 fit) to
-    which :meth:`describe` reports the L2 distance.
+    :func:`collapse.hashing.derive_seed`). ``reference``: a mixture per run (e.g. the
+    generation-0 fit) to which :meth:`describe` reports the L2 distance.
 
     The runs of one generation are fitted one after the other: handing them to worker
     processes every generation cost more than it saved (see ``benchmarks/bench_gmm.py``);
-    :func:`recursive_fit` runs whole chains in parallel instead.
+    :func:`simulate_chains` runs whole chains in parallel instead.
     """
 
     components: int = 2
@@ -169,7 +159,8 @@ class GMM:
         if data.ndim != 3:
             raise ValueError(f"data must be (runs, n, d), got shape {data.shape}")
         validate.integer("number of samples per run", data.shape[1], minimum=self.components)
-        seeds = [fit_seed(self.seed, run) for run in data]
+        # sklearn takes 32-bit seeds; the hash covers the run's bytes, dtype and shape
+        seeds = [hashing.derive_seed(self.seed, run) % 2**32 for run in data]
         options = dict(n_components=self.components, tol=self.tol, max_iter=self.max_iter,
                        reg_covar=self.reg_covar)
         fitted = _fit_runs(data, seeds, options)
@@ -200,15 +191,10 @@ class GMM:
             columns["l2_to_reference"] = l2_distance(params, self.reference)
         return columns
 
-
-def _cholesky(covariances: np.ndarray) -> np.ndarray:
-    """Cholesky factors; a covariance that is not numerically positive definite falls
-    back to a symmetric square root (a collapsed component is singular)."""
-    try:
-        return np.linalg.cholesky(covariances)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(covariances)
-        return v * np.sqrt(np.clip(w, 0.0, None))[..., None, :]
+    def for_run(self, r: int) -> GMM:
+        """The family of run ``r`` alone (its row of ``reference``), for one chain."""
+        reference = None if self.reference is None else self.reference.run(r)
+        return dataclasses.replace(self, reference=reference)
 
 
 def sample_with_labels(params: GMMParams, n: int,
@@ -221,7 +207,8 @@ def sample_with_labels(params: GMMParams, n: int,
     cumulative[:, -1] = np.inf  # weights that sum to 1 - 1e-16 must not lose a point
     labels = (rng.random((params.runs, n))[:, :, None] >= cumulative[:, None, :-1]).sum(-1)
     z = rng.standard_normal((params.runs, n, params.dim))
-    factor = np.take_along_axis(_cholesky(params.covariances), labels[:, :, None, None], 1)
+    factors = linalg.cholesky_factor(params.covariances)
+    factor = np.take_along_axis(factors, labels[:, :, None, None], 1)
     centre = np.take_along_axis(params.means, labels[:, :, None], 1)
     return centre + np.einsum("rnij,rnj->rni", factor, z), labels
 
@@ -229,11 +216,9 @@ def sample_with_labels(params: GMMParams, n: int,
 def log_densities(params: GMMParams, x: np.ndarray) -> np.ndarray:
     """``log w_k + log N(x; m_k, C_k)`` for points ``x (runs, n, d)``: ``(runs, n, K)``."""
     x = np.asarray(x, dtype=float)
-    factor = _cholesky(params.covariances)  # (R, K, d, d)
+    factor = linalg.cholesky_factor(params.covariances)  # (R, K, d, d)
     centred = x[:, None, :, :] - params.means[:, :, None, :]  # (R, K, n, d)
-    solved = np.linalg.solve(factor[:, :, None], centred[..., None])[..., 0]
-    log_det = 2 * np.log(np.abs(np.diagonal(factor, axis1=-2, axis2=-1))).sum(-1)  # (R, K)
-    log_n = -0.5 * ((solved**2).sum(-1) + log_det[..., None] + params.dim * np.log(2 * np.pi))
+    log_n = metrics.gaussian_log_density(centred, factor[:, :, None])  # (R, K, n)
     return np.swapaxes(np.log(params.weights)[..., None] + log_n, 1, 2)
 
 
@@ -297,84 +282,46 @@ def cli_setup(runs: int, M: int, rng: np.random.Generator, data: str = "two",
     return family, initial, False
 
 
-def recursive_fit(M: int, generations: int, runs: int, rng: np.random.Generator,
-                  setting: str = "two", mixing=None, separation: float = 6.0,
-                  components: int = 2, keep=(), n_jobs: int = 1, checkpoint=None,
-                  cache_dir=None, progress: bool = False):
-    """§5.1 in one call: ``runs`` chains that start from ``M`` draws of the ``setting``
-    distribution and refit a GMM for ``generations`` generations.
+def l2_to(reference: GMMParams):
+    """A loop metric: the L2 distance of every run's fit to ``reference`` (Fig 13)."""
+    return lambda params, data: l2_distance(params, reference)
 
-    Every run is its own call of :func:`collapse.loop.simulate` with its own generator
-    (spawned from ``rng``), so ``n_jobs`` processes can run chains side by side and the
-    result does not depend on ``n_jobs``. ``checkpoint``: a path stem; run ``r`` resumes
-    from ``<stem>-run<r>.pkl``. ``cache_dir``: pick the stem there from a hash of the
-    arguments, the seeds and the library sources, so a finished experiment is read back
-    at once and an interrupted one resumes. The table has ``l2_to_reference`` (L2 to the run's
-    generation-0 fit, Fig 13), ``l2_to_truth`` (L2 to the real distribution), the
-    columns of :meth:`GMM.describe`, ``setting`` and ``M``; ``kept[g]`` holds the
-    parameters and training data of generation ``g`` for all runs.
+
+def simulate_chains(family, initial_data, generations: int, sample_size, rng, mixing=None, *,
+                    jobs: int = 1, checkpoint=None, progress: bool = False, **options):
+    """:func:`collapse.loop.simulate` with every run an independent chain, so ``jobs``
+    processes can run chains side by side; the result does not depend on ``jobs``.
+
+    Run ``r`` starts from ``initial_data[r]`` with its own generator (``rng.spawn``), the
+    family ``family.for_run(r)`` (if it has one) and, given a ``checkpoint`` stem, its own
+    resumable file ``<checkpoint>-run<r>.pkl``. ``options`` go to the loop (``keep``,
+    ``metrics``, ``exact``). The tables are joined with ``run = r`` and ``kept[g]`` holds
+    the parameters and training data of all runs.
     """
-    from . import loop
-
-    validate.choice("setting", setting, SETTINGS)
-    components = validate.integer("components", components, minimum=1, maximum=50)
-    M = validate.integer("M", M, minimum=max(2, components))
+    jobs = validate.integer("jobs", jobs, minimum=1)
     generations = validate.integer("generations", generations, minimum=1)
-    runs = validate.integer("runs", runs, minimum=1)
-    n_jobs = validate.integer("n_jobs", n_jobs, minimum=1)
     validate.generator("rng", rng)
-    for g in keep:
+    runs = np.shape(initial_data)[0]
+    loop.sample_sizes(sample_size, generations, np.shape(initial_data)[1])  # fail fast
+    for g in options.get("keep", ()):
         validate.integer("keep (each generation)", g, minimum=0, maximum=generations - 1)
-    mixing = loop.Replace() if mixing is None else mixing
-    initial_distribution(setting, separation)  # checks separation before any compute
-    seeds = rng.integers(2**63, size=runs).tolist()
-    if checkpoint is None and cache_dir is not None:
-        key = repr((M, generations, setting, mixing, separation, components, sorted(keep),
-                    seeds, _source_digest()))
-        checkpoint = Path(cache_dir) / f"{setting}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    paths = [None if checkpoint is None else f"{checkpoint}-run{r}.pkl" for r in range(runs)]
-    chain = dict(M=M, generations=generations, setting=setting, mixing=mixing,
-                 separation=separation, components=components, keep=tuple(keep))
-    if n_jobs == 1:
-        histories = [_chain(seed=s, checkpoint=p, progress=progress, **chain)
-                     for s, p in zip(seeds, paths, strict=True)]
+    tasks = [dict(family=family.for_run(r) if hasattr(family, "for_run") else family,
+                  initial_data=initial_data[r:r + 1], generations=generations,
+                  sample_size=sample_size, rng=stream, mixing=mixing,
+                  checkpoint=None if checkpoint is None else f"{checkpoint}-run{r}.pkl",
+                  **options)
+             for r, stream in enumerate(rng.spawn(runs))]
+    if jobs == 1:
+        histories = [loop.simulate(progress=progress, **task) for task in tasks]
     else:
         from joblib import Parallel, delayed
 
-        tasks = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_chain)(seed=s, checkpoint=p, **chain) for s, p in zip(seeds, paths,
-                                                                          strict=True))
-        if progress:
-            from tqdm.auto import tqdm
-
-            tasks = tqdm(tasks, total=runs, desc="runs")
-        histories = list(tasks)
-    return _merge(histories)
-
-
-def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for module in ("gmm.py", "loop.py", "metrics.py"):
-        digest.update((Path(__file__).parent / module).read_bytes())
-    return digest.hexdigest()
-
-
-def _chain(M, generations, setting, mixing, separation, components, keep, seed, checkpoint,
-           progress=False):
-    """One run of :func:`recursive_fit` (a top-level function, so joblib can send it)."""
-    from . import loop
-
-    rng = np.random.default_rng(seed)
-    family = GMM(components=components, seed=int(rng.integers(2**32)))
-    truth = initial_distribution(setting, separation)
-    initial = initial_data(setting, 1, M, rng, separation)
-    family.reference = family.fit(initial)  # equals the loop's generation 0 bit for bit
-    history = loop.simulate(family, initial, generations, M, rng, mixing, keep=keep,
-                            metrics={"l2_to_truth": lambda p, _: l2_distance(p, truth)},
-                            checkpoint=checkpoint, progress=progress)
-    history.table["setting"] = setting
-    history.table["M"] = M
-    return history
+        histories = Parallel(n_jobs=jobs)(delayed(loop.simulate)(**task) for task in tasks)
+    tables = [h.table.assign(run=r) for r, h in enumerate(histories)]
+    kept = {g: (concatenate([h.kept[g][0] for h in histories]),
+                np.concatenate([h.kept[g][1] for h in histories]))
+            for g in histories[0].kept}
+    return loop.History(table=pd.concat(tables, ignore_index=True), kept=kept)
 
 
 def concatenate(parts: list[GMMParams]) -> GMMParams:
@@ -385,15 +332,3 @@ def concatenate(parts: list[GMMParams]) -> GMMParams:
 
     return GMMParams(*(join(name) for name in ("weights", "means", "covariances",
                                               "em_iterations", "converged")))
-
-
-def _merge(histories):
-    from . import loop
-
-    tables = []
-    for r, history in enumerate(histories):
-        tables.append(history.table.assign(run=r))
-    kept = {g: (concatenate([h.kept[g][0] for h in histories]),
-                np.concatenate([h.kept[g][1] for h in histories]))
-            for g in histories[0].kept}
-    return loop.History(table=pd.concat(tables, ignore_index=True), kept=kept)

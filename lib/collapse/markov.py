@@ -177,18 +177,21 @@ class AbsorbingChain:
         return result
 
 
-def fixation_time_diffusion(frequencies, M: int) -> float:
+def fixation_time_diffusion(frequencies, M: int):
     """Kimura's diffusion approximation of the mean time until one state takes over, for a
     haploid Wright–Fisher population of ``M``: ``−2M Σ_k (1 − p_k) ln(1 − p_k)``.
 
     For ``K = 2`` this is ``−2M [p ln p + (1 − p) ln(1 − p)]`` (Kimura and Ohta 1969,
     whose ``−4N`` is for ``2N`` gene copies); the ``K``-state form is Littler's (1975).
+    ``frequencies`` is one probability vector ``(K,)`` (returns a float) or a batch
+    ``(..., K)`` (returns an array ``(...)``).
     """
     p = np.asarray(frequencies, dtype=float)
     M = validate.integer("M", M, minimum=1)
-    if p.ndim != 1 or np.any(p < 0) or abs(p.sum() - 1) > 1e-9:
-        raise ValueError("frequencies must be a 1-D probability vector")
+    if p.ndim < 1 or p.shape[-1] < 1 or np.any(p < 0) or np.any(np.abs(p.sum(-1) - 1) > 1e-9):
+        raise ValueError("frequencies must be probability vectors (..., K) that sum to 1")
     q = 1 - p
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(q > 0, q * np.log(q), 0.0)
-    return float(0.0 - 2 * M * terms.sum())
+    times = 0.0 - 2 * M * terms.sum(axis=-1)
+    return float(times) if p.ndim == 1 else times

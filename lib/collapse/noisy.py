@@ -36,11 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+import pandas as pd
 
-from . import validate
-from .gaussian import Gaussian, GaussianParams, GaussianStats, _sqrtm
-from .metrics import w2_squared_gaussian
+from . import linalg, metrics, theory, validate
+from .gaussian import Gaussian, GaussianParams, GaussianStats
 
 NOISE_KINDS = ("none", "residual", "bounded", "pull")
 
@@ -143,7 +142,7 @@ class NoisyGaussian(Gaussian):
         if params.dim is None:
             raise ValueError("the noisy model is N-D: give mean (runs, d) and cov (runs, d, d)")
         runs, d = params.runs, params.dim
-        root = _square_root(params.cov)
+        root = linalg.cholesky_factor(params.cov)
         normal = rng.standard_normal((runs, 2, d))
         mean = params.mean + np.einsum("rij,rj->ri", root, normal[:, 0]) / np.sqrt(n)
         pair = np.einsum("rij,rj->ri", root, normal[:, 1])
@@ -171,15 +170,6 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors, length, out=np.zeros_like(vectors), where=length > 0)
 
 
-def _square_root(cov: np.ndarray) -> np.ndarray:
-    """Any ``L`` with ``L Lᵀ = cov``: Cholesky (ten times faster than an eigendecomposition
-    for a batch of small matrices), or the eigenvalue root if a covariance is singular."""
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        return _sqrtm(cov)
-
-
 # ---------------------------------------------------------------- the assumptions
 
 
@@ -204,7 +194,7 @@ def assumption_moments(family: NoisyGaussian, params: GaussianParams, n: int, dr
         stats = family.summarize(family.sample(batch, n, rng))
     fitted = family.fit_statistics(stats)
     epsilon = fitted.mean - stats.mean
-    root = _sqrtm(params.cov[0])
+    root = linalg.eigen_factor(params.cov[0])
     t = np.sqrt(n) * (stats.mean - params.mean) @ np.linalg.inv(root).T
     products = epsilon[:, :, None] * t[:, None, :]
     cross = np.einsum("ri,ij,rj->r", epsilon, root, t)  # εᵀ Σ^½ T, the term of Eqs 14, 20
@@ -215,75 +205,6 @@ def assumption_moments(family: NoisyGaussian, params: GaussianParams, n: int, dr
         "max_norm": np.linalg.norm(epsilon, axis=-1).max(),
         "t_mean": t.mean(0), "t_cov": np.cov(t.T),
     }
-
-
-# ------------------------------------------------------------------ Gelbrich bound
-
-
-def gelbrich_bound(mean_a, cov_a, mean_b, cov_b):
-    """§4.3 (Gelbrich 1990): ``W2² ≥ ‖µa − µb‖² + Tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½)``,
-    equal for Gaussians. 1-D inputs: means ``(…,)`` and variances ``(…,)``."""
-    mean_a, mean_b = np.asarray(mean_a, float), np.asarray(mean_b, float)
-    cov_a, cov_b = np.asarray(cov_a, float), np.asarray(cov_b, float)
-    if not (cov_a.ndim >= 2 and cov_a.ndim == mean_a.ndim + 1):  # 1-D: variances
-        return (mean_a - mean_b) ** 2 + (np.sqrt(cov_a) - np.sqrt(cov_b)) ** 2
-    return w2_squared_gaussian(mean_a, cov_a, mean_b, cov_b)
-
-
-def w2_squared_to(mean, cov):
-    """``f(means, covs) -> W2²`` to one fixed Gaussian ``N(mean, cov)``, batched over runs.
-
-    Same value as :func:`collapse.metrics.w2_squared_gaussian` with the fixed law first,
-    but its square root ``S = cov^½`` is computed once and only the eigenvalues of
-    ``S Σ_g S`` are needed per call: ``Tr (S Σ_g S)^½ = Σ √λ``.
-    """
-    mean, cov = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
-    values, vectors = np.linalg.eigh(cov)
-    root = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
-    trace = np.trace(cov)
-
-    def distance(means, covs):
-        eigenvalues = np.linalg.eigvalsh(root @ covs @ root)
-        cross = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)), axis=-1)
-        bures = trace + np.trace(covs, axis1=-2, axis2=-1) - 2 * cross
-        return np.sum((means - mean) ** 2, axis=-1) + bures
-
-    return distance
-
-
-def w2_squared_empirical_normal(samples, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
-    """Exact ``W2²`` between the empirical measure of ``samples`` (``(runs, n)``) and
-    ``N(mean, std²)`` in 1-D, through quantile functions: the j-th order statistic is
-    transported onto the normal's mass in ``((j−1)/n, j/n]``."""
-    samples = np.sort(np.asarray(samples, dtype=float), axis=-1)
-    validate.real("std", std, low=0.0)
-    n = samples.shape[-1]
-    z = ndtri(np.arange(n + 1) / n)  # −inf … +inf
-    density = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
-    zd = np.where(np.isfinite(z), z, 0.0) * density  # z φ(z) → 0 in the tails
-    first = -np.diff(density)  # ∫ Φ⁻¹(u) du over each cell
-    second = np.diff(ndtr(z) - zd)  # ∫ Φ⁻¹(u)² du over each cell
-    quantile_first = mean / n + std * first
-    quantile_second = mean**2 / n + 2 * mean * std * first + std**2 * second
-    return np.sum(samples**2 / n - 2 * samples * quantile_first + quantile_second, axis=-1)
-
-
-def w2_squared_quantiles(quantile_a, quantile_b, points: int = 200_000) -> float:
-    """``W2² = ∫₀¹ (F_a⁻¹(u) − F_b⁻¹(u))² du`` in 1-D (midpoint rule on ``points`` cells)."""
-    points = validate.integer("points", points, minimum=10)
-    u = (np.arange(points) + 0.5) / points
-    return float(np.mean((quantile_a(u) - quantile_b(u)) ** 2))
-
-
-def mixture_quantile(means, stds, weights, grid: int = 400_001):
-    """The quantile function of a 1-D Gaussian mixture (CDF inverted on a dense grid)."""
-    means, stds, weights = (np.asarray(v, dtype=float) for v in (means, stds, weights))
-    if np.any(stds <= 0) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-        raise ValueError("mixture needs stds > 0 and non-negative weights summing to 1")
-    low, high = np.min(means - 12 * stds), np.max(means + 12 * stds)
-    x = np.linspace(low, high, grid)
-    cdf = np.sum(weights * ndtr((x[:, None] - means) / stds), axis=1)
-    return lambda u: np.interp(u, cdf, x)
 
 
 # ------------------------------------------------------------- the experiment of §4.3
@@ -309,32 +230,102 @@ def default_cov(dim: int) -> np.ndarray:
     return (basis * eigenvalues) @ basis.T
 
 
-def recursive_fit(family: NoisyGaussian, cov, kind: str, base_size: int, generations: int,
-                  runs: int, rng: np.random.Generator, progress: bool = False):
-    """``runs`` chains that start from ``M_0`` draws of ``N(0, cov)`` and refit the noisy
-    model for ``generations`` generations with the sample-size schedule ``kind``
-    (exact statistics, Replace). Returns the loop's History with the columns
-    ``mean_error`` (‖µ̂_g − µ‖²) and ``w2`` (W2² to the truth), ``schedule`` and ``M``."""
-    from . import loop
-
+def initial_data(cov, M: int, runs: int, rng: np.random.Generator) -> NoisyStats:
+    """``D_0``: the exact statistics of ``M`` draws of ``N(0, cov)`` for each of ``runs`` runs
+    (exact, so that ``noise="pull"`` knows the parent's mean)."""
     cov = np.asarray(cov, dtype=float)
-    dim = cov.shape[0]
-    sizes = schedule(kind, base_size)
     runs = validate.integer("runs", runs, minimum=1)
-    validate.integer("generations", generations, minimum=1)
-    loop.sample_sizes(sizes, generations, base_size)  # fail before any compute
+    dim = cov.shape[0]
     truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
-    w2_to_truth = w2_squared_to(np.zeros(dim), cov)
-    metrics = {
-        "mean_error": lambda params, data: np.sum(params.mean**2, axis=-1),
-        "w2": lambda params, data: w2_to_truth(params.mean, params.cov),
-    }
-    initial = family.sample_statistics(truth, base_size, rng)
-    history = loop.simulate(family, initial, generations, sizes, rng, exact=True,
-                            metrics=metrics, progress=progress)
-    history.table["schedule"] = kind
-    history.table["M"] = history.table["n_train"]
-    return history
+    return NoisyGaussian(noise="none").sample_statistics(truth, M, rng)
+
+
+def truth_metrics(cov) -> dict:
+    """The loop's extra columns against the truth ``N(0, cov)``: ``mean_error``
+    (``‖µ̂_g − µ‖²``, the left side of Eq 15) and ``w2`` (the risk ``W2²``)."""
+    cov = np.asarray(cov, dtype=float)
+    w2_to_truth = metrics.w2_squared_to(np.zeros(cov.shape[0]), cov)
+    return {"mean_error": lambda params, data: np.sum(params.mean**2, axis=-1),
+            "w2": lambda params, data: w2_to_truth(params.mean, params.cov)}
+
+
+def averages(table: pd.DataFrame) -> pd.DataFrame:
+    """Per generation, over runs: the means of ``mean_error``, ``w2`` and the sample size
+    ``M``, their standard errors (``*_se``) and the median of ``cov_trace``. The
+    chapter keeps only this (a few numbers per generation), not the table of every run."""
+    grouped = table.groupby("generation")
+    summary = grouped[["mean_error", "w2", "n_train"]].mean().rename(columns={"n_train": "M"})
+    for column in ("mean_error", "w2"):
+        summary[column + "_se"] = grouped[column].std() / np.sqrt(grouped[column].count())
+    summary["cov_trace_median"] = grouped["cov_trace"].median()
+    return summary
+
+
+def bounds(family: NoisyGaussian, sizes, cov) -> dict[str, np.ndarray]:
+    """The lower bounds on the mean error for training-set sizes ``sizes``: Eq 15 with the
+    family's noise energy, its noise-free part (the leading term of Eq 25), and for a
+    bounded noise (``"bounded"``, ``"pull"``) Eq 24 summed over generations."""
+    cov = np.asarray(cov, dtype=float)
+    trace = float(np.trace(cov))
+    energy = family.expected_noise_energy(sizes, trace)
+    lines = {"Eq 15": theory.noisy_mean_error_bound(sizes, trace, energy),
+             "Eq 25 leading term": theory.noisy_mean_error_bound(sizes, trace)}
+    if family.noise in ("bounded", "pull"):
+        lines["Eq 24 summed"] = theory.bounded_noise_bound(sizes, trace, cov.shape[0],
+                                                           family.scale, energy)
+    return lines
+
+
+def agreement(summary: pd.DataFrame, family: NoisyGaussian, cov) -> pd.DataFrame:
+    """How the simulation (``summary``: :func:`averages` with a ``schedule`` index level)
+    meets the bounds, per schedule: the worst deviation of the mean error from Eq 15 in
+    standard errors and its generation, the smallest margin of the risk above Eq 15, the
+    median ``Tr Σ_g`` at the last generation, the risk after G/4, G/2 and G generations
+    and, for a bounded noise, the smallest margin of the mean error above Eq 24."""
+    rows = {}
+    for kind, part in summary.groupby(level="schedule", sort=False):
+        part = part.droplevel("schedule")
+        G = len(part)
+        lines = bounds(family, part["M"].to_numpy(), cov)
+        eq15 = lines["Eq 15"]
+        z = ((part["mean_error"] - eq15) / part["mean_error_se"]).to_numpy()
+        w2 = part["w2"].to_numpy()
+        row = rows[kind] = {
+            "worst (mean error − Eq 15) / SE": z[np.argmax(np.abs(z))],
+            "at generation": np.argmax(np.abs(z)),
+            "min (E W2² − Eq 15) / SE": ((part["w2"] - eq15) / part["w2_se"]).min(),
+            "median Tr Σ_g, last": part["cov_trace_median"].iloc[-1],
+            f"E W2² at g={G // 4 - 1}": w2[G // 4 - 1],
+            f"E W2² at g={G // 2 - 1}": w2[G // 2 - 1],
+            f"E W2² at g={G - 1}": w2[G - 1]}
+        if "Eq 24 summed" in lines:
+            row["min (mean error − Eq 24) / SE"] = (
+                (part["mean_error"] - lines["Eq 24 summed"]) / part["mean_error_se"]).min()
+    return pd.DataFrame(rows).T
+
+
+CHUNK_ELEMENTS = 2**22  # numbers drawn at once by empirical_gelbrich (32 MB)
+
+
+def empirical_gelbrich(M: int, runs: int, rng: np.random.Generator,
+                       chunk_elements: int = CHUNK_ELEMENTS) -> dict[str, float]:
+    """Fig 3 (right): the mean exact ``W2²`` between the empirical measure of ``M`` draws
+    of ``N(0, 1)`` and ``N(0, 1)``, and the mean Gelbrich bound (the Gaussian with the
+    sample mean and unbiased variance), over ``runs`` samples. The samples are drawn
+    ``chunk_elements`` numbers at a time (whole rows), so memory stays bounded for any
+    ``runs × M``; the draws, and so the result, are those of one ``(runs, M)`` array."""
+    M = validate.integer("M", M, minimum=2)
+    runs = validate.integer("runs", runs, minimum=1)
+    chunk_elements = validate.integer("chunk_elements", chunk_elements, minimum=1)
+    rows = max(1, chunk_elements // M)
+    exact, gelbrich = np.empty(runs), np.empty(runs)
+    for start in range(0, runs, rows):
+        samples = rng.standard_normal((min(rows, runs - start), M))
+        part = slice(start, start + len(samples))
+        exact[part] = metrics.w2_squared_empirical_normal(samples)
+        gelbrich[part] = metrics.gelbrich_bound(samples.mean(1), samples.var(1, ddof=1),
+                                                0.0, 1.0)
+    return {"M": M, "exact": exact.mean(), "Gelbrich": gelbrich.mean()}
 
 
 def cli_setup(runs: int, M: int, rng: np.random.Generator, noise: str = "residual",

@@ -165,6 +165,41 @@ def variance_w2(sizes, sigma=1.0, estimator="unbiased", generations=None):
     return sigma**4 * (second - (expected_w2(sizes, 1.0, estimator) ** 2))
 
 
+# ------------------------------------------------ Monte Carlo counterparts (§4.2)
+
+
+def _runs_by_generations(name: str, values) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape[0] < 2:
+        raise ValueError(f"{name} must be an array (runs >= 2, generations), got shape "
+                         f"{values.shape}")
+    return values
+
+
+def data_variance_from_runs(means, stds, sigma: float = 1.0) -> np.ndarray:
+    """Monte Carlo ``Var(X^g)`` of a point of ``D_g`` (law of total variance, §4.2):
+    ``Var(µ̂_{g−1}) + E[σ̂²_{g−1}]`` over runs, and ``σ²`` for ``D_0``. ``means`` and
+    ``stds`` are the fitted parameters, arrays ``(runs, generations)``."""
+    means = _runs_by_generations("means", means)
+    stds = _runs_by_generations("stds", stds)
+    total = means.var(axis=0, ddof=1) + (stds**2).mean(axis=0)
+    return np.concatenate([[sigma**2], total[:-1]])
+
+
+def moments_from_runs(values):
+    """Per generation, over runs (``values (runs, generations)``): the mean and its
+    standard error, and the unbiased variance and its standard error
+    ``√((m₄ − s⁴)/N)`` (``m₄`` the fourth central moment): what Eqs 4 and 5 predict."""
+    values = _runs_by_generations("values", values)
+    runs = values.shape[0]
+    mean = values.mean(axis=0)
+    variance = values.var(axis=0, ddof=1)
+    mean_se = values.std(axis=0, ddof=1) / np.sqrt(runs)
+    centred4 = ((values - mean) ** 4).mean(axis=0)
+    variance_se = np.sqrt(np.maximum(centred4 - variance**2, 0) / runs)
+    return mean, mean_se, variance, variance_se
+
+
 # --------------------------------------------------------------------- Figure 12
 
 
