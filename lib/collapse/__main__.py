@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="execute even if cached")
     book.add_argument("--no-build", action="store_true", help="execute only")
     book.add_argument("--chapters", nargs="*", help="only these chapters")
+    book.add_argument("--jobs", type=int, default=None,
+                      help="chapters executed side by side (default: the number of cores)")
     return parser
 
 
@@ -110,13 +112,7 @@ def main(argv=None) -> int:
             return simulate_command(args)
         from . import book
 
-        if args.command == "chapter":
-            book.execute_chapter(args.name, args.profile, dict(args.set), force=args.force)
-            return 0
-        book.execute_all(args.profile, force=args.force, only=args.chapters)
-        if not args.no_build:
-            print(f"book built in {book.build_html()}")
-        return 0
+        return book.cli(args)
     except (ValueError, TypeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
