@@ -183,13 +183,20 @@ def _default_seed(notebook: Path):
 
 
 def _describe_failure(name: str, error) -> str:
-    """Chapter, cell number, the cell's first lines and the error, without the traceback."""
+    """Chapter, cell, the cell's first lines, the failing line and the error, without the
+    traceback."""
+    from papermill.exceptions import strip_color
+
     lines = error.source.strip().splitlines()
     head = "\n".join(f"    {line}" for line in lines[:6])
     more = f"\n    … ({len(lines) - 6} more lines)" if len(lines) > 6 else ""
-    return (f"chapter {name!r} failed in code cell {error.exec_count} "
-            f"(cell {error.cell_index} of the notebook); the previous book/{name}.ipynb "
-            f"is unchanged.\n  cell source:\n{head}{more}\n  {error.ename}: {error.evalue}")
+    arrows = [line for line in strip_color("\n".join(error.traceback)).splitlines()
+              if line.startswith("---->")]
+    number, _, code = arrows[0].removeprefix("---->").strip().partition(" ") if arrows else "  "
+    where = f"\n  failing line {number}: {code.strip()}" if arrows else ""
+    return (f"chapter {name!r} failed in cell In [{error.exec_count}]; the previous "
+            f"book/{name}.ipynb is unchanged.\n  cell source:\n{head}{more}{where}\n"
+            f"  {error.ename}: {error.evalue}")
 
 
 def environment(root: Path) -> dict:
