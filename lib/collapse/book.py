@@ -148,7 +148,7 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
         nbformat.write(notebook, partial)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not end in one of")
-            seed = _default_seed(partial)
+            seed = _seed(name, parameters, partial)
             start = time.perf_counter()
             papermill.execute_notebook(
                 str(partial), str(partial), parameters=parameters, kernel_name="python3",
@@ -157,7 +157,7 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
         seconds = time.perf_counter() - start
         executed = nbformat.read(partial, as_version=4)
         record = {"cache_key": key, "profile": parameters["profile"], "parameters": parameters,
-                  "seed": parameters.get("seed", seed), "seconds": round(seconds, 1),
+                  "seed": seed, "seconds": round(seconds, 1),
                   "executed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                   **environment(root)}
         executed.metadata["collapse"] = record
@@ -171,15 +171,22 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
     return {"chapter": name, "status": "executed", **record}
 
 
-def _default_seed(notebook: Path):
-    """The ``seed`` of the notebook's parameters cell (None if it has none)."""
+def _seed(name: str, parameters: dict, notebook: Path):
+    """The seed the run used: the override, else the profile's, else the default of the
+    notebook's parameters cell (None if it has none)."""
     import papermill
 
+    if "seed" in parameters:
+        return parameters["seed"]
+    if name in profiles.chapters():
+        profile = profiles.defaults(name, parameters["profile"])
+        if profile.get("seed") is not None:
+            return profile["seed"]
     default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
     try:
         return int(default)
     except (TypeError, ValueError):
-        return default
+        return None
 
 
 def _describe_failure(name: str, error) -> str:
@@ -332,7 +339,7 @@ def write_execution_page(root: Path, output_dir: Path) -> Path:
     lines = ["# Execution statistics", "",
              "Each chapter is executed by papermill before the book is built; a chapter whose",
              "source, library code and parameters are unchanged is taken from the cache.", "",
-             "| chapter | profile | seed | parameters | seconds | executed at | commit |",
+             "| chapter | profile | seed | parameters | wall time (s) | executed at | commit |",
              "|---|---|---|---|---|---|---|"]
     details = []
     for path in found:

@@ -38,10 +38,10 @@ def check(config: dict) -> None:
 
 
 def peak_memory(config: dict) -> tuple[int, str]:
-    """Bytes at the peak: one start's loop table (80 bytes per run and generation, twice
+    """Bytes at the peak: one start's loop table (100 bytes per run and generation, twice
     that while it is joined) or the dense S × S matrices of the largest chain."""
     states = max(markov.number_of_states(config["M"], config["K"]),
                  max(config["wf_sizes"]) + 1)
-    terms = {"runs": 2 * 80 * config["runs"] * config["generations"],
+    terms = {"runs": 2 * 100 * config["runs"] * config["generations"],
              "wf_sizes": 6 * 8 * states**2}
     return int(BASE + TABLE_OVERHEAD * max(terms.values())), max(terms, key=terms.get)
