@@ -45,6 +45,9 @@ FAKE_CHAPTER = textwrap.dedent('''\
         time.sleep(120)
     if Path("FAIL").exists():
         raise RuntimeError("deliberate failure")
+    if Path("DIE").exists():  # the kernel dies, as when the kernel runs out of memory
+        import os, signal
+        os.kill(os.getpid(), signal.SIGKILL)
     print("profile", profile, "seed", seed)
     ```
     ''')
@@ -87,6 +90,26 @@ def test_failing_run_keeps_the_old_notebook_and_names_the_cell(fake_book):
     assert "Traceback" not in message and len(message) < 1500
     assert published.read_bytes() == before
     assert not leftovers(fake_book / "book")
+
+
+@pytest.mark.slow
+def test_dead_kernel_keeps_the_old_notebook(fake_book):
+    output = fake_book / "book"
+    output.mkdir()
+    (output / "fake_a.ipynb").write_text("the previous good result")
+    (fake_book / "DIE").touch()
+    with pytest.raises(book.ChapterFailed, match="chapter 'fake_a': the kernel died"):
+        book.execute_chapter("fake_a", "quick", **quiet(fake_book))
+    assert (output / "fake_a.ipynb").read_text() == "the previous good result"
+    assert not leftovers(output)
+
+
+def test_unreadable_notebook_is_left_out_of_the_execution_page(fake_book):
+    output = fake_book / "book"
+    output.mkdir()
+    (output / "fake_a.ipynb").write_text("{ not a notebook")
+    page = book.write_execution_page(fake_book, output).read_text()
+    assert "| fake_a" not in page and page.startswith("# Execution statistics")
 
 
 def test_interrupted_run_keeps_the_old_notebook(fake_book, monkeypatch):

@@ -128,12 +128,13 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
     import jupytext
     import nbformat
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{name}.ipynb"
     key = cache_key(root, name, parameters)
     if output.exists() and not force:
-        cached = nbformat.read(output, as_version=4).metadata.get("collapse", {})
+        cached = _record(output) or {}
         if cached.get("cache_key") == key:
             log(f"{name}: unchanged, using {output}")
             return {"chapter": name, "status": "cached", **cached}
@@ -165,10 +166,23 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
         os.replace(partial, output)
     except papermill.PapermillExecutionError as error:
         raise ChapterFailed(_describe_failure(name, error)) from None
+    except DeadKernelError as error:
+        raise ChapterFailed(f"chapter {name!r}: the kernel died ({error}), often for want of "
+                            f"memory; the previous book/{name}.ipynb is unchanged") from None
     finally:
         partial.unlink(missing_ok=True)
     log(f"{name}: done in {seconds:.1f} s")
     return {"chapter": name, "status": "executed", **record}
+
+
+def _record(notebook: Path) -> dict | None:
+    """The run record stored in an executed notebook (None if unreadable or absent)."""
+    import nbformat
+
+    try:
+        return nbformat.read(notebook, as_version=4).metadata.get("collapse")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _seed(name: str, parameters: dict, notebook: Path):
@@ -329,8 +343,6 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
 def write_execution_page(root: Path, output_dir: Path) -> Path:
     """``<output_dir>/execution.md``: how each executed notebook there was produced
     (profile, seed, overrides, time, commit, package versions, device)."""
-    import nbformat
-
     output_dir = Path(output_dir)
     order = chapter_names(root)
     found = sorted(output_dir.glob("*.ipynb"),
@@ -343,7 +355,7 @@ def write_execution_page(root: Path, output_dir: Path) -> Path:
              "|---|---|---|---|---|---|---|"]
     details = []
     for path in found:
-        r = nbformat.read(path, as_version=4).metadata.get("collapse")
+        r = _record(path)
         if not r:
             continue
         overrides = {k: v for k, v in r["parameters"].items() if k != "profile"}
