@@ -268,9 +268,15 @@ def device() -> str:
 
 
 def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bool):
-    """Run one chapter in a pool process; return its record and its log lines."""
+    """Run one chapter in a pool process; return its record and its log lines (less the
+    "executing" line: the parent said "started")."""
     lines = []
-    return _execute(name, parameters, root, output_dir, force, lines.append), lines
+
+    def log(line):
+        if ": executing (" not in line:
+            lines.append(line)
+
+    return _execute(name, parameters, root, output_dir, force, log), lines
 
 
 def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Path | None = None,
@@ -324,7 +330,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
                         fits = budget is None or not running or in_use + plans[name][1] <= budget
                         if len(running) < jobs and fits:
                             waiting.remove(name)
-                            log(f"{name}: started")
+                            log(f"{name}: started ({profile} profile)")
                             future = pool.submit(_worker, name, plans[name][0], root,
                                                  output_dir, force)
                             running[future] = name
