@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 import platform
 import secrets
@@ -406,6 +407,8 @@ def cli(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        # the kernel client's pending tasks die with the process: no "never retrieved" noise
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print("interrupted: every chapter that had not finished kept its previous "
               "book/<name>.ipynb", file=sys.stderr)
         return 130
