@@ -45,8 +45,7 @@ def smoke_book(tmp_path_factory):
                                                  log=lambda *_: None)
         except Exception as error:  # reported per chapter by the tests
             results[name] = error
-    book._write_execution_page(ROOT, site / "book",
-                               [r for r in results.values() if isinstance(r, dict)])
+    # each chapter run rewrote site/book/execution.md
     executable = Path(sys.executable).parent / "jupyter-book"
     build = subprocess.run(
         [str(executable), "build", str(site), "--warningiserror", "--keep-going"],

@@ -164,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--force", action="store_true", help="execute even if cached")
     book.add_argument("--no-build", action="store_true", help="execute only")
     book.add_argument("--chapters", nargs="*", help="only these chapters")
+    book.add_argument("--jobs", type=int, default=None,
+                      help="chapters executed side by side (default: the number of cores)")
 
     student = commands.add_parser("student", help="write every chapter without its solutions")
     student.add_argument("--out", default="student", help="folder for <chapter>.md/.ipynb")
@@ -413,14 +415,9 @@ def main(argv=None) -> int:
         from . import book
 
         if args.command == "chapter":
-            overrides = {name: parse_value(f"--set {name}", text)
-                         for name, text in _unique("--set", args.set).items()}
-            book.execute_chapter(args.name, args.profile, overrides, force=args.force)
-            return 0
-        book.execute_all(args.profile, force=args.force, only=args.chapters)
-        if not args.no_build:
-            print(f"book built in {book.build_html()}")
-        return 0
+            args.set = list({name: parse_value(f"--set {name}", text)
+                             for name, text in _unique("--set", args.set).items()}.items())
+        return book.cli(args)
     except (ValueError, TypeError, data.DataUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

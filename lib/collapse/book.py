@@ -5,16 +5,28 @@ profile and overrides → ``book/<name>.ipynb`` → ``jupyter-book build`` → `
 
 An executed notebook records a content hash of its chapter source, the library
 source and its parameters; a chapter whose hash is unchanged is not executed again.
+Papermill writes into a per-process temporary next to ``book/<name>.ipynb``, which is
+replaced only when every cell ran: a failed or interrupted run leaves the old notebook
+as it was. The execution page ``book/execution.md`` is rewritten after every chapter
+run from the metadata of all executed notebooks in the output directory.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import logging
+import os
+import platform
+import secrets
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -22,6 +34,11 @@ import yaml
 from . import profiles
 
 LIBRARY = Path(__file__).resolve().parent
+PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers")
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter's notebook raised; the message names the chapter and the failing cell."""
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -58,6 +75,15 @@ def chapter_names(root: Path) -> list[str]:
     return [n for n in names if (root / "chapters" / f"{n}.md").exists()]
 
 
+def check_chapter_name(name: str, names: list[str]) -> str:
+    """``name`` if it is a chapter of the book, else a ``ValueError`` listing them."""
+    if name not in names:
+        close = difflib.get_close_matches(str(name), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"chapter must be one of {', '.join(names)}; got {name!r}{hint}")
+    return name
+
+
 def cache_key(root: Path, name: str, parameters: dict) -> str:
     """Hash of the chapter source, every library source file and the parameters."""
     digest = hashlib.sha256()
@@ -69,85 +95,291 @@ def cache_key(root: Path, name: str, parameters: dict) -> str:
     return digest.hexdigest()
 
 
+def _prepare(name: str, profile: str, overrides: dict, root: Path) -> tuple[dict, int]:
+    """Check the chapter, profile and overrides; return the parameters and the estimated
+    peak memory (0 when the chapter has no estimate). Raises before any compute."""
+    check_chapter_name(name, chapter_names(root))
+    if name in profiles.chapters():
+        config = profiles.resolve(name, profile, **overrides)
+        peak = profiles.check_memory(name, config)
+    elif overrides:
+        raise ValueError(f"chapter {name!r} has no parameters to override")
+    else:
+        peak = 0
+    return {"profile": profile, **overrides}, peak
+
+
 def execute_chapter(name: str, profile: str = "quick", overrides: dict | None = None,
                     root: Path | None = None, output_dir: Path | None = None,
                     force: bool = False, log=print) -> dict:
-    """Execute one chapter unless its cached output is current; return a status record."""
+    """Execute one chapter unless its cached output is current, then rewrite the
+    execution page; return a status record. Raises :class:`ChapterFailed` (the old
+    notebook kept) when a cell fails."""
+    root = project_root(root)
+    output_dir = Path(output_dir or root / "book")
+    parameters, _ = _prepare(name, profile, dict(overrides or {}), root)
+    record = _execute(name, parameters, root, output_dir, force, log)
+    write_execution_page(root, output_dir)
+    return record
+
+
+def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: bool,
+             log=print) -> dict:
+    """Run papermill into a temporary and move it to ``<output_dir>/<name>.ipynb``."""
     import jupytext
     import nbformat
     import papermill
+    from nbclient.exceptions import DeadKernelError
 
-    root = project_root(root)
-    overrides = dict(overrides or {})
-    source = root / "chapters" / f"{name}.md"
-    if not source.exists():
-        raise FileNotFoundError(f"chapter {name!r} has no source {source}")
-    if name in profiles.chapters():
-        profiles.resolve(name, profile, **overrides)  # fail before any compute
-    elif overrides:
-        raise ValueError(f"chapter {name!r} has no parameters to override")
-    parameters = {"profile": profile, **overrides}
-    output_dir = Path(output_dir or root / "book")
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{name}.ipynb"
     key = cache_key(root, name, parameters)
     if output.exists() and not force:
-        cached = nbformat.read(output, as_version=4).metadata.get("collapse", {})
+        cached = _record(output) or {}
         if cached.get("cache_key") == key:
-            log(f"{name}: unchanged, using {output.relative_to(output_dir.parent)}")
+            log(f"{name}: unchanged, using {output}")
             return {"chapter": name, "status": "cached", **cached}
 
-    log(f"{name}: executing ({profile} profile{', ' + str(overrides) if overrides else ''})")
-    notebook = jupytext.read(source)
-    with tempfile.TemporaryDirectory() as scratch:
-        unexecuted = Path(scratch) / f"{name}.ipynb"
-        nbformat.write(notebook, unexecuted)
-        start = time.perf_counter()
-        papermill.execute_notebook(
-            str(unexecuted), str(output), parameters=parameters, kernel_name="python3",
-            cwd=str(root), progress_bar=False, log_output=False,
-        )
+    overrides = {k: v for k, v in parameters.items() if k != "profile"}
+    log(f"{name}: executing ({parameters['profile']} profile"
+        f"{', ' + str(overrides) if overrides else ''})")
+    notebook = jupytext.read(root / "chapters" / f"{name}.md")
+    # hidden, per-process and not a notebook suffix: jupyter-book never picks it up
+    partial = output_dir / f".{name}.ipynb.{os.getpid()}-{secrets.token_hex(4)}.partial"
+    try:
+        nbformat.write(notebook, partial)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not end in one of")
+            seed = _seed(name, parameters, partial)
+            start = time.perf_counter()
+            papermill.execute_notebook(
+                str(partial), str(partial), parameters=parameters, kernel_name="python3",
+                cwd=str(root), progress_bar=False, log_output=False,
+            )
         seconds = time.perf_counter() - start
-    executed = nbformat.read(output, as_version=4)
-    record = {"cache_key": key, "profile": profile, "parameters": parameters,
-              "seconds": round(seconds, 1),
-              "executed_at": time.strftime("%Y-%m-%d %H:%M:%S")}
-    executed.metadata["collapse"] = record
-    nbformat.write(executed, output)
+        executed = nbformat.read(partial, as_version=4)
+        record = {"cache_key": key, "profile": parameters["profile"], "parameters": parameters,
+                  "seed": seed, "seconds": round(seconds, 1),
+                  "executed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  **environment(root)}
+        executed.metadata["collapse"] = record
+        nbformat.write(executed, partial)
+        os.replace(partial, output)
+    except papermill.PapermillExecutionError as error:
+        raise ChapterFailed(_describe_failure(name, error)) from None
+    except DeadKernelError as error:
+        raise ChapterFailed(f"chapter {name!r}: the kernel died ({error}), often for want of "
+                            f"memory; the previous book/{name}.ipynb is unchanged") from None
+    finally:
+        partial.unlink(missing_ok=True)
     log(f"{name}: done in {seconds:.1f} s")
     return {"chapter": name, "status": "executed", **record}
 
 
+def _record(notebook: Path) -> dict | None:
+    """The run record stored in an executed notebook (None if unreadable or absent)."""
+    import nbformat
+
+    try:
+        return nbformat.read(notebook, as_version=4).metadata.get("collapse")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _seed(name: str, parameters: dict, notebook: Path):
+    """The seed the run used: the override, else the profile's, else the default of the
+    notebook's parameters cell (None if it has none)."""
+    import papermill
+
+    if "seed" in parameters:
+        return parameters["seed"]
+    if name in profiles.chapters():
+        profile = profiles.defaults(name, parameters["profile"])
+        if profile.get("seed") is not None:
+            return profile["seed"]
+    default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
+    try:
+        return int(default)
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe_failure(name: str, error) -> str:
+    """Chapter, cell, the cell's first lines, the failing line and the error, without the
+    traceback."""
+    from papermill.exceptions import strip_color
+
+    lines = error.source.strip().splitlines()
+    head = "\n".join(f"    {line}" for line in lines[:6])
+    more = f"\n    … ({len(lines) - 6} more lines)" if len(lines) > 6 else ""
+    arrows = [line for line in strip_color("\n".join(error.traceback)).splitlines()
+              if line.startswith("---->")]
+    number, _, code = arrows[0].removeprefix("---->").strip().partition(" ") if arrows else "  "
+    where = f"\n  failing line {number}: {code.strip()}" if arrows else ""
+    return (f"chapter {name!r} failed in cell In [{error.exec_count}]; the previous "
+            f"book/{name}.ipynb is unchanged.\n  cell source:\n{head}{more}{where}\n"
+            f"  {error.ename}: {error.evalue}")
+
+
+def environment(root: Path) -> dict:
+    """What a result depends on besides its parameters: the code's commit, the key
+    package versions and the device."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {"commit": git_commit(root), "versions": versions, "device": device()}
+
+
+def git_commit(root: Path) -> str:
+    """Short hash of HEAD, with ``+dirty`` for uncommitted changes; ``unknown`` outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        changes = subprocess.run(["git", "status", "--porcelain"], cwd=root,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if changes else "")
+
+
+def device() -> str:
+    """The CPU model, and the CUDA device torch sees (torch is imported only where an
+    NVIDIA driver is present)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cpu = f"{cpu} ({os.cpu_count()} cores)"
+    if Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi"):
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                return f"{cpu}; CUDA: {torch.cuda.get_device_name(0)}"
+        except ImportError:
+            pass
+    return cpu
+
+
+def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bool):
+    """Run one chapter in a pool process; return its record and its log lines (less the
+    "executing" line: the parent said "started")."""
+    lines = []
+
+    def log(line):
+        if ": executing (" not in line:
+            lines.append(line)
+
+    return _execute(name, parameters, root, output_dir, force, log), lines
+
+
 def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Path | None = None,
-                force: bool = False, only: list[str] | None = None, log=print) -> list[dict]:
+                force: bool = False, only: list[str] | None = None, jobs: int | None = None,
+                log=print) -> list[dict]:
+    """Execute every chapter (or ``only`` these), ``jobs`` at a time (default: the number
+    of cores), never starting one whose estimated peak memory does not fit beside those
+    running. Every chapter is checked before any runs; a failing chapter does not stop
+    the others, and :class:`ChapterFailed` lists the failures at the end."""
     root = project_root(root)
+    output_dir = Path(output_dir or root / "book")
     names = chapter_names(root)
+    for name in only or []:
+        check_chapter_name(name, names)
     if only:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise ValueError(f"unknown chapters {unknown}; the book has {names}")
         names = [n for n in names if n in only]
-    for name in names:  # check every profile before executing anything
-        if name in profiles.chapters():
-            profiles.resolve(name, profile)
-    records = [execute_chapter(n, profile, root=root, output_dir=output_dir, force=force,
-                               log=log) for n in names]
-    _write_execution_page(root, output_dir or root / "book", records)
-    return records
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    plans = {n: _prepare(n, profile, {}, root) for n in names}  # check all before running any
+    records, failures = {}, []
+
+    def finished(name, outcome):
+        try:
+            record, lines = outcome.result()
+        except ChapterFailed as error:
+            failures.append(str(error))
+            log(f"{name}: FAILED")
+        else:
+            for line in lines:
+                log(line)
+            records[name] = record
+        write_execution_page(root, output_dir)
+
+    if jobs == 1:
+        for name in names:
+            try:
+                records[name] = _execute(name, plans[name][0], root, output_dir, force, log)
+            except ChapterFailed as error:
+                failures.append(str(error))
+                log(f"{name}: FAILED")
+            write_execution_page(root, output_dir)
+    else:
+        budget = profiles.available_memory()
+        waiting, running = list(names), {}
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1)) as pool:
+            try:
+                while waiting or running:
+                    in_use = sum(plans[n][1] for n in running.values())
+                    for name in list(waiting):
+                        fits = budget is None or not running or in_use + plans[name][1] <= budget
+                        if len(running) < jobs and fits:
+                            waiting.remove(name)
+                            log(f"{name}: started ({profile} profile)")
+                            future = pool.submit(_worker, name, plans[name][0], root,
+                                                 output_dir, force)
+                            running[future] = name
+                            in_use += plans[name][1]
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finished(running.pop(future), future)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    if failures:
+        raise ChapterFailed("\n\n".join(failures))
+    return [records[n] for n in names]
 
 
-def _write_execution_page(root: Path, output_dir: Path, records: list[dict]) -> None:
-    """A page listing when and how each chapter was executed (like QuantEcon's)."""
+def write_execution_page(root: Path, output_dir: Path) -> Path:
+    """``<output_dir>/execution.md``: how each executed notebook there was produced
+    (profile, seed, overrides, time, commit, package versions, device)."""
+    output_dir = Path(output_dir)
+    order = chapter_names(root)
+    found = sorted(output_dir.glob("*.ipynb"),
+                   key=lambda p: (order.index(p.stem) if p.stem in order else len(order),
+                                  p.stem))
     lines = ["# Execution statistics", "",
              "Each chapter is executed by papermill before the book is built; a chapter whose",
              "source, library code and parameters are unchanged is taken from the cache.", "",
-             "| chapter | profile | parameters | executed at | seconds |",
-             "|---|---|---|---|---|"]
-    for r in records:
+             "| chapter | profile | seed | parameters | wall time (s) | executed at | commit |",
+             "|---|---|---|---|---|---|---|"]
+    details = []
+    for path in found:
+        r = _record(path)
+        if not r:
+            continue
         overrides = {k: v for k, v in r["parameters"].items() if k != "profile"}
-        lines.append(f"| {r['chapter']} | {r['profile']} | {overrides or 'profile defaults'} "
-                     f"| {r['executed_at']} | {r['seconds']} |")
-    (Path(output_dir) / "execution.md").write_text("\n".join(lines) + "\n")
+        lines.append(f"| {path.stem} | {r['profile']} | {r.get('seed', 'unknown')} "
+                     f"| {overrides or 'profile defaults'} | {r['seconds']} "
+                     f"| {r['executed_at']} | {r.get('commit', 'unknown')} |")
+        versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
+        details.append(f"- **{path.stem}**: {versions or 'versions unknown'}; "
+                       f"device: {r.get('device', 'unknown')}")
+    if details:
+        lines += ["", "Package versions and device of each run:", "", *details]
+    page = output_dir / "execution.md"
+    partial = output_dir / f".execution.md.{os.getpid()}-{secrets.token_hex(4)}.partial"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    partial.write_text("\n".join(lines) + "\n")
+    os.replace(partial, page)
+    return page
 
 
 def build_html(root: Path | None = None, strict: bool = True) -> Path:
@@ -159,3 +391,24 @@ def build_html(root: Path | None = None, strict: bool = True) -> Path:
         command.append("--warningiserror")
     subprocess.run(command, check=True, cwd=root)
     return root / "_build" / "html"
+
+
+def cli(args) -> int:
+    """The ``chapter`` and ``book`` subcommands; returns the exit status."""
+    try:
+        if args.command == "chapter":
+            execute_chapter(args.name, args.profile, dict(args.set), force=args.force)
+            return 0
+        execute_all(args.profile, force=args.force, only=args.chapters, jobs=args.jobs)
+        if not args.no_build:
+            print(f"book built in {build_html()}")
+        return 0
+    except ChapterFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # the kernel client's pending tasks die with the process: no "never retrieved" noise
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print("interrupted: every chapter that had not finished kept its previous "
+              "book/<name>.ipynb", file=sys.stderr)
+        return 130

@@ -3,20 +3,29 @@ book build, minutes on a 2-core CPU) and ``paper`` (the paper's sizes).
 
 Each chapter ``chapters/<name>.md`` has a module ``collapse.profiles.<name>`` holding
 ``PROFILES = {"smoke": {...}, "quick": {...}, "paper": {...}}`` (every profile has the
-same keys) and, optionally, ``check(config)`` for range checks. :func:`resolve` merges
-a profile with overrides and checks every value's type and range before any compute,
-so a bad papermill override fails at once with the parameter's name.
+same keys) and, optionally, ``check(config)`` for range checks and
+``peak_memory(config) -> (bytes, parameter)``, the estimated peak memory of the run and
+the parameter to lower. :func:`resolve` merges a profile with overrides and checks every
+value's type and range before any compute, so a bad papermill override fails at once
+with the parameter's name; :func:`check_memory` refuses a run that would not fit.
 """
 
 from __future__ import annotations
 
 import importlib
 import numbers
+import os
 import pkgutil
+import re
+from pathlib import Path
 
 from collapse import validate
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
+# for the profiles' ``peak_memory``: a kernel with the scientific stack and matplotlib,
+# and the factor by which pandas' temporary copies exceed the tables kept
+BASE = 400 * 10**6
+TABLE_OVERHEAD = 1.5
 
 
 def chapters() -> list[str]:
@@ -68,6 +77,27 @@ def _describe_type(default) -> str:
     return f"a {type(default).__name__}"
 
 
+def check_list(name: str, values, check, minimum_length: int = 1,
+               maximum_length: int | None = None, distinct: bool = False,
+               label: str | None = None) -> list:
+    """Check a list parameter: its length, no repeats (if ``distinct``) and each element
+    by ``check(label, element)``, the label reading like ``"sizes (each)"``."""
+    values = list(values)
+    if len(values) < minimum_length:
+        raise ValueError(f"{name} must list at least {minimum_length} "
+                         f"value{'s' if minimum_length > 1 else ''}, got {values!r}")
+    if maximum_length is not None and len(values) > maximum_length:
+        raise ValueError(f"{name} must list at most {maximum_length} values, "
+                         f"got {len(values)}")
+    for value in values:
+        check(label or f"{name} (each)", value)
+    if distinct:
+        keys = [tuple(v) if isinstance(v, list) else v for v in values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{name} must not repeat a value, got {values!r}")
+    return values
+
+
 def resolve(chapter: str, profile: str = "quick", **overrides) -> dict:
     """Merge ``overrides`` (``None`` means "use the profile") into the profile and check
     every value. Returns the configuration dict, with ``profile`` included."""
@@ -104,3 +134,63 @@ def resolve_cell(chapter: str, profile: str = "quick", **values) -> dict:
     overrides = {name: value for name, value in values.items()
                  if name not in quick or value != quick[name]}
     return resolve(chapter, profile, **overrides)
+
+
+MEMORY_LIMIT = "COLLAPSE_MEMORY_LIMIT"
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
+          "tib": 2**40}
+
+
+def parse_bytes(name: str, text: str) -> int:
+    """``"8GB"``, ``"512 MiB"``, ``"2e9"`` → bytes; a ``ValueError`` naming ``name``."""
+    match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"{name} must be a size such as 8000000000, 8GB or 512MiB; "
+                         f"got {text!r}")
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {text!r}")
+    return int(value)
+
+
+def available_memory() -> int | None:
+    """Bytes a run may use: ``$COLLAPSE_MEMORY_LIMIT`` if set, else ``MemAvailable`` of
+    ``/proc/meminfo``; None where neither is known."""
+    if os.environ.get(MEMORY_LIMIT):
+        return parse_bytes(MEMORY_LIMIT, os.environ[MEMORY_LIMIT])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def format_bytes(count: float) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e8 else f"{count / 1e6:.0f} MB"
+
+
+def peak_memory(chapter: str, config: dict) -> tuple[int, str] | None:
+    """The chapter's estimated peak memory and the parameter to lower (None: no estimate)."""
+    estimate = getattr(_module(chapter), "peak_memory", None)
+    return None if estimate is None else estimate(config)
+
+
+def check_memory(chapter: str, config: dict) -> int:
+    """Refuse, naming the parameter to lower, a run whose estimated peak memory exceeds
+    the memory available; return the estimate in bytes (0 when unknown)."""
+    estimate = peak_memory(chapter, config)
+    if estimate is None:
+        return 0
+    peak, parameter = estimate
+    available = available_memory()
+    if available is not None and peak > available:
+        source = MEMORY_LIMIT if os.environ.get(MEMORY_LIMIT) else "MemAvailable"
+        raise ValueError(
+            f"chapter {chapter!r} ({config.get('profile', '?')} profile) would need about "
+            f"{format_bytes(peak)} of memory, more than the {format_bytes(available)} "
+            f"available ({source}); lower {parameter} (now {config[parameter]!r})"
+        )
+    return peak

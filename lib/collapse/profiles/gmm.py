@@ -7,6 +7,9 @@
 """
 
 from collapse import validate
+from collapse.profiles import BASE, TABLE_OVERHEAD, check_list
+
+WORKER = 250 * 10**6  # a joblib worker with numpy and scikit-learn
 
 PROFILES = {
     "smoke": dict(
@@ -28,15 +31,31 @@ PROFILES = {
 
 def check(config: dict) -> None:
     validate.integer("M", config["M"], minimum=2)
-    validate.real("separation", config["separation"], low=0.0)
+    validate.real("separation", config["separation"], low=0.0, high=1000.0)
     validate.integer("generations", config["generations"], minimum=2)
     validate.integer("runs", config["runs"], minimum=1)
-    if not config["snapshots"]:
-        raise ValueError("snapshots must list at least one generation")
-    for g in config["snapshots"]:
-        validate.integer("snapshots (each generation)", g, minimum=0,
-                         maximum=config["generations"] - 1)
+    # Fig 7 draws a row of panels per setting: at least two
+    check_list("snapshots", config["snapshots"],
+               lambda label, g: validate.integer(label, g, minimum=0,
+                                                 maximum=config["generations"] - 1),
+               minimum_length=2, label="snapshots (each generation)")
     validate.integer("mixing_generations", config["mixing_generations"], minimum=2)
     validate.integer("mixing_runs", config["mixing_runs"], minimum=1)
-    validate.integer("n_jobs", config["n_jobs"], minimum=1)
+    validate.integer("n_jobs", config["n_jobs"], minimum=1, maximum=64)
     validate.integer("seed", config["seed"], minimum=0)
+
+
+def peak_memory(config: dict) -> tuple[int, str]:
+    """Bytes at the peak: a worker process per job, the tables (about 120 bytes per run
+    and generation, two settings), the kept training sets of the snapshots, and the
+    accumulated training data of the mixing comparison (16 bytes a point, a doubling
+    buffer and EM's temporaries), one chain per worker at a time."""
+    jobs = config["n_jobs"]
+    terms = {
+        "n_jobs": WORKER * (jobs if jobs > 1 else 0),
+        "runs": TABLE_OVERHEAD * 2 * config["runs"] * (
+            120 * config["generations"] + 16 * config["M"] * len(config["snapshots"])),
+        "mixing_generations": 6 * 16 * config["M"] * config["mixing_generations"]
+        * min(jobs, config["mixing_runs"]),
+    }
+    return int(BASE + sum(terms.values())), max(terms, key=terms.get)
