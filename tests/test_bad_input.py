@@ -194,8 +194,7 @@ def _vae(**kwargs):
     (lambda: cli.parse_value("--set runs", "null"), ValueError, "--set runs needs a value"),
     (lambda: cli.validate.memory(2e9, "lower --runs", available=10**9), ValueError,
      "this run would need 2.0 GB of memory, 1.0 GB available; lower --runs"),
-    pytest.param(lambda: gaussian.params(mean=NAN), ValueError, "mean must be finite",
-                 marks=pytest.mark.xfail(reason="gaussian.params does not check mean yet")),
+    (lambda: gaussian.params(mean=NAN), ValueError, "mean must be finite"),
     (lambda: loop.simulate(gaussian.Gaussian(), np.full((1, 5), NAN), 2, 5, RNG),
      ValueError, "initial data"),
 ])
@@ -219,15 +218,14 @@ def test_library_entry_points_reject_bad_values(call, error, message):
     ("vae", "lr", "1e-4", "unknown parameter 'lr' for chapter 'vae'; known: batch_size"),
     ("language_models", "lr", "5", "lr must be <= 1.0"),
     ("language_models", "lr", "abc", "parameter 'lr' of chapter 'language_models' must be"),
-    pytest.param("gaussian", "sizes", "[]", "sizes", marks=pytest.mark.xfail(
-        reason="profiles: an empty sizes list is accepted")),
-    pytest.param("gaussian", "runs", "100000000000", "runs", marks=pytest.mark.xfail(
-        reason="profiles: no memory estimate for chapter parameters yet")),
+    ("gaussian", "sizes", "[]", "sizes must list at least 1 value"),
+    ("gaussian", "runs", "100000000000", "lower runs"),
 ])
 def test_set_overrides_are_checked(chapter, name, text, message):
     value = cli.parse_value(f"--set {name}", text)
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
-        profiles.resolve(chapter, "smoke", **{name: value})
+        # what the chapter runner does before executing: check the values, then the memory
+        profiles.check_memory(chapter, profiles.resolve(chapter, "smoke", **{name: value}))
 
 
 def test_set_reads_numbers_as_numbers():

@@ -63,8 +63,11 @@ def params(mean=0.0, std=None, cov=None, runs: int = 1) -> GaussianParams:
     runs = validate.integer("runs", runs, minimum=1)
     if cov is None:
         std = 1.0 if std is None else validate.real("std", std, low=0.0)
-        return GaussianParams(np.full(runs, float(mean)), np.full(runs, std**2))
+        mean = validate.real("mean", mean)
+        return GaussianParams(np.full(runs, mean), np.full(runs, std**2))
     cov = np.asarray(cov, dtype=float)
+    if not (np.all(np.isfinite(cov)) and np.all(np.isfinite(mean))):
+        raise ValueError("mean and cov must be finite")
     d = cov.shape[0]
     if cov.shape != (d, d) or not np.allclose(cov, cov.T):
         raise ValueError(f"cov must be a symmetric (d, d) matrix, got shape {cov.shape}")
