@@ -1,0 +1,101 @@
+"""Reproduction notes: the small pieces that turn two runs of one claim (the paper's way
+and the other way) into a row of the chapter's table, a Monte Carlo estimate with its
+standard error, a z-score against each prediction, and a verdict in words.
+
+Every experiment itself is a call of the families and the loop of the other chapters;
+this module only summarises and formats what they return.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ROW_FIELDS = ("ran", "result", "verdict")
+
+
+def mean_and_se(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over ``axis`` and its standard error ``s / √n`` (``ddof = 1``)."""
+    values = np.asarray(values, dtype=float)
+    count = values.shape[axis]
+    if count < 2:
+        raise ValueError(f"need at least 2 values along axis {axis} for a standard error, "
+                         f"got {count}")
+    return values.mean(axis=axis), values.std(axis=axis, ddof=1) / np.sqrt(count)
+
+
+def z_score(estimate, standard_error, reference):
+    """``(estimate − reference) / standard_error``: how many standard errors apart."""
+    standard_error = np.asarray(standard_error, dtype=float)
+    if np.any(standard_error <= 0):
+        raise ValueError("standard_error must be > 0")
+    return (np.asarray(estimate, dtype=float) - reference) / standard_error
+
+
+def _significant(value: float, digits: int) -> str:
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.{digits}g}"
+
+
+def with_error(value: float, standard_error: float | None = None, digits: int = 3) -> str:
+    """``"0.752 ± 0.0041"``: the value to ``digits`` significant digits, or, with a
+    standard error, to the decimal of the error's second significant digit."""
+    value = float(value)
+    if standard_error is None:
+        return _significant(value, digits)
+    standard_error = float(standard_error)
+    if not standard_error > 0 or not math.isfinite(standard_error):
+        raise ValueError(f"standard_error must be a positive number, got {standard_error}")
+    decimals = 1 - math.floor(math.log10(standard_error))
+    if decimals <= 0:
+        return f"{round(value, decimals):.0f} ± {round(standard_error, decimals):.0f}"
+    if abs(value) < 1e-3 or standard_error < 1e-4:
+        return f"{value:.2e} ± {standard_error:.1e}"
+    return f"{value:.{decimals}f} ± {standard_error:.{decimals}f}"
+
+
+def verdict(z: float, limit: float = 3.0, agree: str = "agrees",
+            differ: str = "disagrees") -> str:
+    """``agree`` if ``|z| ≤ limit`` standard errors, else ``differ``, with ``z`` quoted."""
+    z = float(z)
+    if not math.isfinite(z):
+        raise ValueError(f"z must be finite, got {z}")
+    return f"{agree if abs(z) <= limit else differ} (z = {z:+.1f})"
+
+
+def data_variance_per_run(means, stds, mean: float = 0.0) -> np.ndarray:
+    """Per run, ``(µ̂_g − µ)² + σ̂²_g``. A point of ``D_{g+1}`` is ``µ̂_g + σ̂_g Z``, so the
+    average of these over runs estimates ``Var(X^{g+1})`` without bias (§4.2) and, unlike
+    the pooled variance, comes with a plain standard error."""
+    means = np.asarray(means, dtype=float)
+    stds = np.asarray(stds, dtype=float)
+    if means.shape != stds.shape:
+        raise ValueError(f"means and stds must have the same shape, got {means.shape} "
+                         f"and {stds.shape}")
+    return (means - mean) ** 2 + stds**2
+
+
+def cloud_variance(points) -> np.ndarray:
+    """Total variance (trace of the sample covariance, ``ddof = 1``) of every run's
+    point cloud ``(runs, n, d)``: how spread out a panel of Fig 7 looks."""
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 3 or points.shape[1] < 2:
+        raise ValueError(f"points must be (runs, n >= 2, d), got shape {points.shape}")
+    return points.var(axis=1, ddof=1).sum(axis=-1)
+
+
+def check_rows(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Every row of the table has a non-empty ``ran``, ``result`` and ``verdict`` (the
+    cells the chapter computes); returns ``rows``. An empty cell raises, naming it."""
+    if not rows:
+        raise ValueError("the table has no rows")
+    for key, row in rows.items():
+        missing = [f for f in ROW_FIELDS if not str(row.get(f, "")).strip()]
+        if missing:
+            raise ValueError(f"row {key!r} has no computed {', '.join(missing)}")
+        extra = sorted(set(row) - set(ROW_FIELDS))
+        if extra:
+            raise ValueError(f"row {key!r} has unknown fields {extra}")
+    return rows

@@ -1,0 +1,121 @@
+"""The reproduction-notes helpers, its profiles, and the chapter's table: every row has
+computed cells (glued from the run), a place in the paper and a link to its section."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from collapse import gaussian, loop, profiles, theory
+from collapse import reproduction as rp
+
+
+def test_mean_and_se():
+    mean, se = rp.mean_and_se([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5
+    assert se == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
+    means, ses = rp.mean_and_se(np.arange(12.0).reshape(4, 3))
+    assert means.shape == ses.shape == (3,)
+    with pytest.raises(ValueError, match="at least 2"):
+        rp.mean_and_se([1.0])
+
+
+def test_z_score_and_verdict():
+    assert rp.z_score(1.2, 0.1, 1.0) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="standard_error"):
+        rp.z_score(1.0, 0.0, 1.0)
+    assert rp.verdict(2.0).startswith("agrees (z = +2.0)")
+    assert rp.verdict(-3.5).startswith("disagrees (z = -3.5)")
+    assert rp.verdict(4.0, limit=5, agree="fits") == "fits (z = +4.0)"
+    with pytest.raises(ValueError, match="finite"):
+        rp.verdict(float("nan"))
+
+
+@pytest.mark.parametrize(("value", "se", "text"), [
+    (0.75234, 0.00412, "0.7523 ± 0.0041"),
+    (12.345, None, "12.3"),
+    (1234.5, 56.0, "1234 ± 56"),
+    (2.5e-4, 1.9e-6, "2.50e-04 ± 1.9e-06"),
+])
+def test_with_error(value, se, text):
+    assert rp.with_error(value, se) == text
+
+
+def test_with_error_rejects_a_bad_error():
+    with pytest.raises(ValueError, match="standard_error"):
+        rp.with_error(1.0, -1.0)
+
+
+def test_data_variance_per_run_estimates_var_x_exactly():
+    """Averaged over chains, (µ̂ − µ)² + σ̂² is Var(X^{g+1}) = σ²(1 + (g+1)/M) (unbiased)."""
+    M, G, runs = 20, 6, 40000
+    rng = np.random.default_rng(3)
+    D0 = gaussian.initial_data(runs, M, rng, exact=True)
+    table = loop.simulate(gaussian.Gaussian(), D0, G, M, rng, exact=True).table
+    last = table[table["generation"] == G - 1]
+    values = rp.data_variance_per_run(last["mean"].to_numpy(), last["std"].to_numpy())
+    mean, se = rp.mean_and_se(values)
+    expected = theory.data_variance(M, generations=G + 1)[-1]
+    assert expected == pytest.approx(1 + G / M)
+    assert abs(mean - expected) < 4 * se
+    with pytest.raises(ValueError, match="same shape"):
+        rp.data_variance_per_run(np.zeros(3), np.zeros(4))
+
+
+def test_cloud_variance():
+    points = np.random.default_rng(0).standard_normal((3, 5000, 2)) * [1.0, 2.0]
+    assert rp.cloud_variance(points) == pytest.approx(np.full(3, 5.0), rel=0.06)
+    with pytest.raises(ValueError, match="runs"):
+        rp.cloud_variance(np.zeros((4, 2)))
+
+
+def test_check_rows():
+    good = {"a": {"ran": "x", "result": "1 ± 0.1", "verdict": "agrees"}}
+    assert rp.check_rows(good) is good
+    with pytest.raises(ValueError, match="row 'a' has no computed result"):
+        rp.check_rows({"a": {"ran": "x", "result": " ", "verdict": "agrees"}})
+    with pytest.raises(ValueError, match="unknown fields"):
+        rp.check_rows({"a": {**good["a"], "note": "?"}})
+    with pytest.raises(ValueError, match="no rows"):
+        rp.check_rows({})
+
+
+def test_profiles_are_checked():
+    config = profiles.resolve("reproduction", "smoke")
+    assert config["gaussian_M"] >= 4
+    with pytest.raises(ValueError, match="fig12_repeats"):
+        profiles.resolve("reproduction", "smoke", fig12_repeats=[])
+    with pytest.raises(ValueError, match="kimura_sizes"):
+        profiles.resolve("reproduction", "smoke", kimura_sizes=[1])
+    for name in profiles.PROFILE_NAMES:
+        peak, parameter = profiles.peak_memory("reproduction", profiles.resolve("reproduction", name))
+        assert peak > 0 and parameter in profiles.defaults("reproduction", name)
+
+
+def _table_rows():
+    text = (ROOT / "chapters" / "reproduction.md").read_text()
+    table = re.search(r"```\{list-table\}.*?\n```", text, re.S).group(0)
+    return text, re.split(r"\n\* - ", table)[2:]  # skip the options and the header row
+
+
+def test_every_row_of_the_table_is_computed_and_linked():
+    text, rows = _table_rows()
+    assert len(rows) >= 12
+    glued = set(re.findall(r'glue\(f"repro-\{key\}-\{field\}"', text))
+    assert glued, "the chapter glues its rows' cells"
+    for row in rows:
+        cells = [c.strip() for c in re.split(r"\n  - ", row)]
+        assert len(cells) == 6, f"row with {len(cells)} cells: {cells[0]!r}"
+        claim, where, ran, result, verdict, shown = cells
+        assert claim and where
+        keys = {re.fullmatch(r"\{glue:text\}`repro-(\w+)-(\w+)`", c).groups()
+                for c in (ran, result, verdict)}
+        assert {field for _, field in keys} == set(rp.ROW_FIELDS), claim
+        (key,) = {k for k, _ in keys}
+        assert re.search(rf'rows\["{key}"\] = ', text), f"row {key!r} is never computed"
+        assert re.search(r"\{ref\}`reproduction-\w+`", shown), f"row {key!r} links no section"
+        for label in re.findall(r"\{ref\}`(reproduction-\w+)`", shown):
+            assert f"({label})=" in text, f"row {key!r} links a missing label {label}"
