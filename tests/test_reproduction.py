@@ -115,7 +115,7 @@ def test_every_row_of_the_table_is_computed_and_linked():
                 for c in (ran, result, verdict)}
         assert {field for _, field in keys} == set(rp.ROW_FIELDS), claim
         (key,) = {k for k, _ in keys}
-        assert re.search(rf'rows\["{key}"\] = ', text), f"row {key!r} is never computed"
+        assert re.search(rf'rows\["{key}"\] = |\("{key}", ', text), f"row {key!r} never computed"
         assert re.search(r"\{ref\}`reproduction-\w+`", shown), f"row {key!r} links no section"
         for label in re.findall(r"\{ref\}`(reproduction-\w+)`", shown):
             assert f"({label})=" in text, f"row {key!r} links a missing label {label}"
