@@ -91,7 +91,8 @@ def test_profiles_are_checked():
     with pytest.raises(ValueError, match="kimura_sizes"):
         profiles.resolve("reproduction", "smoke", kimura_sizes=[1])
     for name in profiles.PROFILE_NAMES:
-        peak, parameter = profiles.peak_memory("reproduction", profiles.resolve("reproduction", name))
+        config = profiles.resolve("reproduction", name)
+        peak, parameter = profiles.peak_memory("reproduction", config)
         assert peak > 0 and parameter in profiles.defaults("reproduction", name)
 
 
@@ -116,6 +117,6 @@ def test_every_row_of_the_table_is_computed_and_linked():
         assert {field for _, field in keys} == set(rp.ROW_FIELDS), claim
         (key,) = {k for k, _ in keys}
         assert re.search(rf'rows\["{key}"\] = |\("{key}", ', text), f"row {key!r} never computed"
-        assert re.search(r"\{ref\}`reproduction-\w+`", shown), f"row {key!r} links no section"
-        for label in re.findall(r"\{ref\}`(reproduction-\w+)`", shown):
+        assert re.search(r"\{ref\}`[^`<]*<reproduction-\w+>`", shown), f"{key!r}: no link"
+        for label in re.findall(r"\{ref\}`[^`<]*<(reproduction-\w+)>`", shown):
             assert f"({label})=" in text, f"row {key!r} links a missing label {label}"
