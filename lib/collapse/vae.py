@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import copy
 import time
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import torch
