@@ -7,6 +7,7 @@ import hashlib
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from family_contract import check_contract
@@ -273,3 +274,74 @@ def test_cli_setup_gives_one_run_of_real_digits():
     assert initial.shape == (1, 50, 8, 8)
     with pytest.raises(ValueError, match="runs must be <= 1"):
         vae.cli_setup(2, 50, np.random.default_rng(0))
+
+
+@pytest.mark.skipif(data.local_path("mnist") is None, reason="no local MNIST copy")
+def test_paper_profile_path_runs_and_resumes(tmp_path, monkeypatch):
+    """The chapter's calls under the ``paper`` profile (MNIST 28×28, the authors' network,
+    the per-minibatch synthetic stream, Replace, the checkpoint) with only the sizes made
+    small: 300 images, 1 epoch, 2 generations. An interruption in generation 1 resumes
+    to the same models as an uninterrupted run."""
+    sizes = dict(n_train=300, generations=2, epochs=1, show_generations=[0, 1],
+                 n_eval=100, classifier_train=300)
+    config = profiles.resolve("vae", "paper", **sizes)
+    paper = profiles.resolve("vae", "paper")
+    assert {k: v for k, v in config.items() if k not in sizes} == \
+        {k: v for k, v in paper.items() if k not in sizes}
+    assert config["synthetic"] == "stream" and config["batch_size"] == 256
+
+    def chapter_run(cache):  # the chapter's code, cell by cell
+        rng = np.random.default_rng(config["seed"])
+        family, real = vae.setup(config, rng)
+        mixing = loop.Replace()
+        keep = config["show_generations"]
+        checkpoint = vae.checkpoint_path(family, real, config["generations"],
+                                         config["n_train"], rng, mixing, keep=keep,
+                                         cache_dir=cache)
+        history = loop.simulate(family, real, config["generations"], config["n_train"], rng,
+                                mixing, keep=keep, checkpoint=checkpoint)
+        return history, checkpoint
+
+    uninterrupted, _ = chapter_run(tmp_path / "a")
+    assert uninterrupted.kept[0][1].shape == (1, 300, 28, 28)  # D_0: real MNIST
+    assert isinstance(uninterrupted.kept[1][1], vae.DecoderStream)
+    train = vae.VAE.fit
+
+    def interrupted_in_generation_1(self, data):
+        if isinstance(data, vae.DecoderStream):
+            raise KeyboardInterrupt
+        return train(self, data)
+
+    monkeypatch.setattr(vae.VAE, "fit", interrupted_in_generation_1)
+    with pytest.raises(loop.Interrupted, match="interrupted after 1 of 2 generations"):
+        chapter_run(tmp_path / "b")
+    monkeypatch.setattr(vae.VAE, "fit", train)
+    resumed, checkpoint = chapter_run(tmp_path / "b")
+    assert checkpoint.exists() and checkpoint.parent == tmp_path / "b"
+    pd.testing.assert_frame_equal(resumed.table, uninterrupted.table)
+    for g in (0, 1):
+        for a, b in zip(resumed.kept[g][0].model.state_dict().values(),
+                        uninterrupted.kept[g][0].model.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+
+    images, labels = mnist.load(config["dataset"], "train")
+    classifier = mnist.train_classifier(images[:300], labels[:300])
+    _, summary = vae.generation_summary(resumed.kept, images, classifier, config["n_eval"],
+                                        np.random.default_rng(0))
+    assert list(summary["generation"]) == ["real", 0, 1]
+
+
+def test_settings_table_and_memory_estimate():
+    table = profiles.settings_table("vae")
+    assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
+                                   "this book: quick profile"]
+    assert table.loc["training data of generation ≥ 1", "this book: paper profile"] == "stream"
+    assert table.loc["epochs per generation", "this book: paper profile"] == "30"
+    assert table.loc["generations shown (Fig 9)", "this book: paper profile"] == "0, 5, 10, 20"
+    from collapse.profiles import vae as vae_profiles
+
+    quick, name = vae_profiles.peak_memory(profiles.resolve("vae", "quick"))
+    paper, paper_name = vae_profiles.peak_memory(profiles.resolve("vae", "paper"))
+    assert 2**29 < quick < paper < 2**33 and paper_name == "n_train"
+    bigger, _ = vae_profiles.peak_memory(profiles.resolve("vae", "paper", synthetic="fixed"))
+    assert bigger > paper  # fixed decoded sets are kept for every shown generation

@@ -93,9 +93,12 @@ def peak_memory(config: dict) -> tuple[int, str]:
     side = 28 if config["dataset"] == "mnist" else 8
     image = side * side * 4
     split = (60000 if config["dataset"] == "mnist" else mnist.DIGITS_TRAIN) * image * 5 // 4
-    main_fixed = config["synthetic"] == "fixed"  # the comparison runs the other mode
-    fixed_sets = (len(config["show_generations"]) if main_fixed
-                  else config["compare_generations"])
+    # Fixed decoded sets (synthetic="fixed") stay in the loop's state for every kept
+    # generation: the shown ones and those compared with the other setting.
+    compared = config["compare_generations"]
+    kept = len(set(config["show_generations"]) | set(range(min(compared,
+                                                               config["generations"]))))
+    fixed_sets = kept if config["synthetic"] == "fixed" else compared
     parts = {
         "n_train": config["n_train"] * image * (3 + fixed_sets),
         "batch_size": config["batch_size"] * image * 50,
