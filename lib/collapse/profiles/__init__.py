@@ -194,3 +194,23 @@ def check_memory(chapter: str, config: dict) -> int:
             f"available ({source}); lower {parameter} (now {config[parameter]!r})"
         )
     return peak
+
+
+def settings_table(chapter: str):
+    """The chapter's settings beside the paper's and the authors' code's: one row per
+    entry of the profile module's ``REFERENCE`` (``{key: {setting, paper, code[, book]}}``),
+    with the ``paper`` and ``quick`` profiles' values of ``key`` (or ``book``, for what
+    is fixed in the library rather than set by a profile). A ``pandas.DataFrame``."""
+    import pandas as pd
+
+    module = _module(chapter)
+
+    def shown(profile, key, entry):
+        value = module.PROFILES[profile].get(key, entry.get("book", "—"))
+        return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    rows = [{"setting": entry["setting"], "paper": entry["paper"],
+             "authors' code": entry["code"], "this book: paper profile": shown("paper", key, entry),
+             "this book: quick profile": shown("quick", key, entry)}
+            for key, entry in module.REFERENCE.items()]
+    return pd.DataFrame(rows).set_index("setting")
