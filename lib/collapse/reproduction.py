@@ -99,3 +99,19 @@ def check_rows(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         if extra:
             raise ValueError(f"row {key!r} has unknown fields {extra}")
     return rows
+
+
+def decode_variants(model, latents) -> tuple[np.ndarray, np.ndarray, float]:
+    """Decode ``latents`` with one VAE's weights two ways: the authors' decoder (no
+    activation after the first linear layer, :meth:`collapse.vae.ConvVAE.decode`) and
+    with an extra ReLU there. Returns both images and the share of the linear layer's
+    outputs that the ReLU sets to zero."""
+    import torch
+
+    with torch.no_grad():
+        z = torch.as_tensor(np.asarray(latents, dtype=np.float32))
+        hidden = model.from_latent(z)
+        plain = model.decoder(hidden.view(-1, *model.grid))
+        clipped = model.decoder(torch.relu(hidden).view(-1, *model.grid))
+        zeroed = float((hidden < 0).float().mean())
+    return plain.numpy(), clipped.numpy(), zeroed
