@@ -14,28 +14,28 @@ Read in this order, as in nanoGPT:
 
 from .data import BLOCK, SPLITS, load_blocks, to_blocks, wikitext_lines
 from .experiment import (
-                         REGIMES,
-                         Setup,
-                         checkpoint_path,
-                         cli_setup,
-                         generation_perplexities,
-                         prepare,
-                         regime,
-                         summarise,
-                         tail_share,
-                         tiny_spec,
+    REGIMES,
+    Setup,
+    checkpoint_path,
+    cli_setup,
+    generation_perplexities,
+    prepare,
+    regime,
+    summarise,
+    tail_share,
+    tiny_spec,
 )
 from .family import KeepOriginalBatches, LanguageModel
 from .model import (
-                         HUB_MODEL,
-                         OPT_125M,
-                         TinyOPT,
-                         base_model_source,
-                         device_name,
-                         load_model,
-                         opt_tokenizer,
-                         random_opt,
-                         tiny_base,
+    HUB_MODEL,
+    OPT_125M,
+    TinyOPT,
+    base_model_source,
+    device_name,
+    load_model,
+    opt_tokenizer,
+    random_opt,
+    tiny_base,
 )
 from .train import Training, continue_blocks, perplexities, perplexity, token_nll, train
 
