@@ -137,8 +137,8 @@ def tail_share(per_sequence: pd.DataFrame, quantile: float = 0.95) -> pd.Series:
     """Per generation, the share of blocks whose perplexity under generation 0 is above the
     ``quantile`` of the real blocks' (generation 0's data): the paper's right tail."""
     threshold = per_sequence.query("generation == 0").perplexity.quantile(quantile)
-    return per_sequence.assign(tail=per_sequence.perplexity > threshold) \
-        .groupby("generation").tail.mean()
+    above = per_sequence.perplexity > threshold
+    return above.groupby(per_sequence.generation).mean().rename("tail")
 
 
 def cli_setup(runs: int, M: int, rng: np.random.Generator, profile: str = "smoke",
