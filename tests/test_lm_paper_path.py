@@ -90,7 +90,7 @@ def test_paper_profile_runs_end_to_end_and_resumes(data_dir, tmp_path, monkeypat
     # generation 1 keeps all 8 real blocks (one batch of 128), the same fit, from the cache
     assert calls["train"] == 2
 
-    for name, result in results.items():
+    for result in results.values():
         table = result["table"]
         assert list(table.generation) == [0, 1] and (table.test_perplexity > 1).all()
         per_sequence = result["perplexities"]
