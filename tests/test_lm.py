@@ -275,3 +275,18 @@ def test_settings_table_and_memory_estimate_come_from_the_profiles():
     quick, _ = peak_memory(profiles.resolve("language_models", "quick"))
     assert 3e9 < paper < 40e9 and quick < 2e9 and driver in {"model", "batch_size",
                                                               "generate_batch"}
+
+
+def test_estimate_counts_the_work_of_a_profile_and_divides_by_measured_rates():
+    from collapse.lm import estimate
+
+    config = profiles.resolve("language_models", "smoke")  # 24/8/16 blocks, 2 gens, 1 run
+    tokens = estimate.work(config)
+    # epochs [1, 2]: regimes train 1, 2 and 1 epochs on 24 blocks in each of 2 generations
+    assert tokens["trained"] == (1 + 2 + 1) * 2 * 24 * 64
+    assert tokens["generated"] == 3 * 1 * 24 * 64
+    rates = {"train_tokens_per_s": 64.0, "score_tokens_per_s": 64.0,
+             "generated_tokens_per_s": 64.0, "device": "cpu", "num_beams": 2}
+    seconds = estimate.estimate(config, rates)
+    assert seconds["train"] == (1 + 2 + 1) * 2 * 24
+    assert "total" in estimate.report(config, rates)
