@@ -144,14 +144,18 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="override one parameter (YAML value)")
-    parser.add_argument("--prompts", type=int, default=2, help="prompts timed in beam search")
+    parser.add_argument("--prompts", type=int, default=None,
+                        help="prompts timed in beam search (default: the profile's "
+                             "generate_batch; 2 for a 125M model on CPU)")
     args = parser.parse_args(argv)
     overrides = {k.strip(): yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     config = profiles.resolve("language_models", args.profile, **overrides)
-    batch = min(config["batch_size"], 8) if device_name() == "cpu" else config["batch_size"]
+    large_on_cpu = config["model"] != "tiny" and device_name() == "cpu"
+    batch = min(config["batch_size"], 8) if large_on_cpu else config["batch_size"]
+    prompts = args.prompts or (2 if large_on_cpu else config["generate_batch"])
     with tempfile.TemporaryDirectory() as scratch:
         rates = measure(model_for(config, scratch), batch, config["num_beams"],
-                        prompts=args.prompts)
+                        prompts=prompts)
     print(report(config, rates))
     return 0
 
