@@ -43,6 +43,14 @@ def wikitext_lines(split: str) -> list[str]:
     return list(datasets.load_dataset(*HUB_DATASET, split=split)["text"])
 
 
+def text_lines(split: str, drop_unk: bool = False) -> list[str]:
+    """:func:`wikitext_lines`, optionally without the offline copy's ``<unk>`` markers
+    (``wikitext-2-v1`` replaces rare words by ``<unk>``; the paper's raw text has none, and
+    a small model's beam search otherwise writes little but ``<unk> <unk> …``)."""
+    lines = wikitext_lines(split)
+    return [line.replace(" <unk>", "") for line in lines] if drop_unk else lines
+
+
 def to_blocks(tokenizer, lines: list[str], block: int = BLOCK,
               tokenisation: str = "authors") -> np.ndarray:
     """Tokenize every line (see the module docstring), concatenate, cut into
@@ -54,22 +62,24 @@ def to_blocks(tokenizer, lines: list[str], block: int = BLOCK,
     return flat[:usable].reshape(-1, block)
 
 
-def blocks_path(source: str, split: str, block: int, tokenisation: str) -> Path:
-    key = hashing.digest(str(source), split, block, tokenisation, str(data_sources.data_dir()),
+def blocks_path(source: str, split: str, block: int, tokenisation: str,
+                drop_unk: bool = False) -> Path:
+    key = hashing.digest(str(source), split, block, tokenisation, drop_unk,
+                         str(data_sources.data_dir()),
                          hashing.source_digest("lm.data"))
     return CACHE / "blocks" / f"{split}-{key}.npy"
 
 
 def load_blocks(source: str, split: str, block: int = BLOCK,
-                tokenisation: str = "authors") -> np.ndarray:
+                tokenisation: str = "authors", drop_unk: bool = False) -> np.ndarray:
     """WikiText-2 ``split`` as token blocks of the tokenizer in ``source``, cached."""
     from transformers import AutoTokenizer
 
-    path = blocks_path(source, split, block, tokenisation)
+    path = blocks_path(source, split, block, tokenisation, drop_unk)
     if path.exists():
         return np.load(path)
-    blocks = to_blocks(AutoTokenizer.from_pretrained(source), wikitext_lines(split), block,
-                       tokenisation)
+    blocks = to_blocks(AutoTokenizer.from_pretrained(source), text_lines(split, drop_unk),
+                       block, tokenisation)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, blocks)
     return blocks

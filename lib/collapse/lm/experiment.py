@@ -62,9 +62,12 @@ def prepare(config: dict, progress: bool = True) -> Setup:
         validate.integer(f"{name}_blocks", n, minimum=0)
     tiny = config["model"] == "tiny"
     tokenisation = config["tokenisation"]
-    source = (tiny_base(tiny_spec(config), tokenisation=tokenisation, progress=progress)
+    drop_unk = config["drop_unk"]
+    source = (tiny_base(tiny_spec(config), tokenisation=tokenisation, drop_unk=drop_unk,
+                        progress=progress)
               if tiny else base_model_source(config["model"]))
-    splits = [load_blocks(source, split, tokenisation=tokenisation) for split in SPLITS]
+    splits = [load_blocks(source, split, tokenisation=tokenisation, drop_unk=drop_unk)
+              for split in SPLITS]
     if tiny:
         splits[0] = splits[0][: len(splits[0]) // 2]
     for name, blocks, n in zip(SPLITS, splits, wanted, strict=True):

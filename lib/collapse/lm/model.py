@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import data as data_sources
 from .. import hashing, validate
-from .data import BLOCK, CACHE, to_blocks, wikitext_lines
+from .data import BLOCK, CACHE, text_lines, to_blocks, wikitext_lines
 
 HUB_MODEL = "facebook/opt-125m"
 # OPT's special-token ids
@@ -134,7 +134,7 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
 
 
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
-              progress: bool = True) -> str:
+              drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
     tokenizer, pre-trained on the *second half* of the WikiText-2 training split; the
     experiment fine-tunes on blocks from the first half. Returns the directory."""
@@ -145,8 +145,8 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     validate.integer("vocab_size", spec.vocab_size, minimum=300)
     validate.integer("pretrain_steps", spec.pretrain_steps, minimum=0)
     quiet()
-    lines = wikitext_lines("train")
-    key = hashing.digest(spec, seed, tokenisation, len(lines), lines[:50], lines[-50:],
+    lines = text_lines("train", drop_unk)
+    key = hashing.digest(spec, seed, tokenisation, drop_unk, len(lines), lines[:50], lines[-50:],
                          hashing.source_digest("lm.data", "lm.model", "lm.train"))
     out = CACHE / f"base-{key}"
     if (out / "done").exists():

@@ -17,25 +17,28 @@ _AUTHORS = dict(  # the authors' choices in every profile unless a profile says 
     tokenisation="authors", weight_decay=0.01, schedule="cosine-epoch", precision="fp32",
     start_from="generation 0", keep_original="authors",
 )
+# the offline copy's "<unk>" markers removed (the paper's raw text has none); no-op on raw text
+_OFFLINE = dict(drop_unk=True)
 
 PROFILES = {
     "smoke": dict(
         model="tiny", vocab_size=512, hidden_size=32, layers=1, heads=2, tokenizer_chars=300_000,
         pretrain_steps=60, train_blocks=24, valid_blocks=8, test_blocks=16, generations=2,
         runs=1, epochs=[1, 2], lr=1e-3, batch_size=8, num_beams=2, generate_batch=24,
-        repetition_penalty=2.0, seed=0, **_AUTHORS,
+        repetition_penalty=2.0, seed=0, **_AUTHORS, **_OFFLINE,
     ),
     "quick": dict(
         model="tiny", vocab_size=1024, hidden_size=64, layers=2, heads=4,
         tokenizer_chars=2_000_000, pretrain_steps=1000, train_blocks=128, valid_blocks=32,
         test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=3e-4, batch_size=16,
         num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0, **_AUTHORS,
+        **_OFFLINE,
     ),
     "paper": dict(
         model="facebook/opt-125m", vocab_size=0, hidden_size=0, layers=0, heads=0,
         tokenizer_chars=0, pretrain_steps=0, train_blocks=0, valid_blocks=0, test_blocks=0,
         generations=10, runs=5, epochs=[5, 10], lr=2e-5, batch_size=128, num_beams=5,
-        generate_batch=128, repetition_penalty=2.0, seed=0, **_AUTHORS,
+        generate_batch=128, repetition_penalty=2.0, seed=0, **_AUTHORS, drop_unk=False,
     ),
 }
 
@@ -56,6 +59,7 @@ REFERENCE = {
     "repetition_penalty": ("2.0 (Fig 14)", 3.0),
     "start_from": ("both readings", "a --load-name checkpoint (scripts not published)"),
     "keep_original": ("a random 10%", "authors (first ⌈0.1·N/128⌉ shuffled batches)"),
+    "drop_unk": ("False (raw text)", "False (wikitext-2-raw-v1)"),
 }
 
 
@@ -132,5 +136,7 @@ def check(config: dict) -> None:
     validate.choice("precision", config["precision"], ("fp32", "bf16"))
     validate.choice("start_from", config["start_from"], ("pretrained", "generation 0"))
     validate.choice("keep_original", config["keep_original"], ("authors", "random"))
+    if not isinstance(config["drop_unk"], bool):
+        raise TypeError(f"drop_unk must be True or False, got {config['drop_unk']!r}")
     if not math.isfinite(config["lr"]):
         raise ValueError("lr must be finite")
