@@ -2,39 +2,55 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from family_contract import check_contract
 
-from collapse import data, lm, profiles
+from collapse import data, lm, loop, profiles
 from collapse.loop import Replace, simulate
 
 pytestmark = pytest.mark.skipif(data.local_path("wikitext-2") is None,
                                 reason="no local WikiText-2 copy (set COLLAPSE_DATA_DIR)")
 
 
-def smoke_spec():
-    return lm.tiny_spec(profiles.resolve("language_models", "smoke"))
+def smoke(**overrides):
+    return profiles.resolve("language_models", "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")
 def setup():
-    return lm.prepare("tiny", 12, 6, 8, spec=smoke_spec(), progress=False)
+    return lm.prepare(smoke(train_blocks=12, valid_blocks=6, test_blocks=8), progress=False)
 
 
 def family(setup, workdir, **options):
-    settings = dict(epochs=1, lr=1e-3, batch_size=6, num_beams=2, generate_batch=12,
-                    progress=False, workdir=str(workdir))
+    settings = dict(training=lm.Training(epochs=1, lr=1e-3, batch_size=6), num_beams=2,
+                    generate_batch=12, progress=False, workdir=str(workdir))
     settings.update(options)
     return lm.LanguageModel(setup.base, setup.train, setup.valid, setup.test, **settings)
 
 
+def test_authors_tokenisation_puts_bos_before_every_line_blank_ones_included(setup):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(setup.base)
+    lines = [" = Heading = \n", "", " Some text .\n"]
+    ids = tokenizer(lines)["input_ids"]
+    assert [row[0] for row in ids] == [2, 2, 2] and ids[1] == [2]
+    authors = lm.to_blocks(tokenizer, lines * 20, block=8)
+    plain = lm.to_blocks(tokenizer, lines * 20, block=8, tokenisation="plain")
+    assert (plain == 2).sum() == 0
+    flat = [t for row in tokenizer(lines * 20)["input_ids"] for t in row]
+    np.testing.assert_array_equal(authors.ravel(), flat[: len(flat) // 8 * 8])
+
+
 def test_per_sequence_perplexity_is_exp_mean_token_nll(setup):
     """Independent computation: one sequence at a time, log-softmax of the next token."""
-    model = lm._load(setup.base)
+    model = lm.load_model(setup.base)
     blocks = setup.test[:3, :20]
     expected = []
     with torch.no_grad():
@@ -45,21 +61,74 @@ def test_per_sequence_perplexity_is_exp_mean_token_nll(setup):
             expected.append(np.exp(np.mean(nll)))
     np.testing.assert_allclose(lm.perplexities(model, blocks, batch_size=2), expected,
                                rtol=1e-4)
-    # equal-length blocks: the data set's perplexity is the geometric mean of the blocks'
     np.testing.assert_allclose(lm.perplexity(model, blocks),
                                np.exp(np.mean(np.log(expected))), rtol=1e-4)
 
 
+def test_scoring_is_in_eval_mode_whatever_the_model_mode(setup):
+    """Dropout off for validation and perplexity (the bug of issue 9): the same value from a
+    model left in training mode, which is then still in training mode."""
+    model = lm.load_model(setup.base)
+    model.config.dropout = 0.5
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.5
+    evaluated = lm.perplexity(model, setup.test)
+    model.train()
+    assert lm.perplexity(model, setup.test) == pytest.approx(evaluated, rel=1e-6)
+    assert model.training
+
+
+def test_cosine_schedule_is_stepped_once_per_epoch():
+    model = torch.nn.Linear(2, 1)
+    seen = []
+    original = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        assert self.param_groups[0]["weight_decay"] == 0.01
+        return original(self, *args, **kwargs)
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, input_ids, labels):
+            return type("Out", (), {"loss": self.inner(input_ids.float()[:, :2]).pow(2).mean()})
+
+    torch.optim.AdamW.step = spy
+    try:
+        lm.train(Wrapper(), np.ones((4, 3), dtype=np.int64), lm.Training(epochs=3, lr=1e-2,
+                 batch_size=2), seed=0, progress=False)
+    finally:
+        torch.optim.AdamW.step = original
+    expected = [1e-6 + (1e-2 - 1e-6) * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)]
+    np.testing.assert_allclose(seen, np.repeat(expected, 2), rtol=1e-9)
+
+
 def test_fine_tuning_lowers_perplexity_on_the_training_data(setup, tmp_path):
-    lm_family = family(setup, tmp_path, epochs=4)
+    lm_family = family(setup, tmp_path, training=lm.Training(epochs=4, lr=1e-3, batch_size=6))
     before = lm.perplexity(setup.base, setup.train)
     after = lm.perplexity(lm_family.fit(setup.train[None]), setup.train)
     assert after < 0.9 * before
 
 
+def test_generation_0_as_base_model_of_later_generations(setup, tmp_path):
+    import json
+    from pathlib import Path
+
+    chain = family(setup, tmp_path, start_from="generation 0")
+    first = chain.fit(setup.train[None])
+    later = chain.fit(setup.train[::-1][None])
+    assert json.loads((Path(later) / "train.json").read_text())["base"] == first
+    fresh = family(setup, tmp_path, start_from="pretrained").fit(setup.train[::-1][None])
+    assert json.loads((Path(fresh) / "train.json").read_text())["base"] == setup.base
+
+
 def test_beam_width_one_is_greedy_decoding(setup):
     """With one beam, generation equals argmax decoding with end-of-text suppressed."""
-    model = lm._load(setup.base)
+    model = lm.load_model(setup.base)
     prompts = setup.train[:2, :16]
     generated = lm.continue_blocks(model, prompts, new_tokens=6, num_beams=1, progress=False)
     eos = model.config.eos_token_id
@@ -78,12 +147,37 @@ def test_sample_writes_one_block_per_prompt_with_beam_search(setup, tmp_path):
     model = lm_family.fit(setup.train[None])
     everything = lm_family.sample(model, len(setup.train), np.random.default_rng(0))
     assert everything.shape == (1, *setup.train.shape)
-    assert everything.min() >= 0 and everything.max() < lm._load(model).config.vocab_size
-    # beam search is deterministic: a subset of prompts gets the same continuations
-    rng = np.random.default_rng(1)
-    subset = lm_family.sample(model, 5, rng)
+    assert everything.min() >= 0 and everything.max() < lm.load_model(model).config.vocab_size
+    subset = lm_family.sample(model, 5, np.random.default_rng(1))
     chosen = np.sort(np.random.default_rng(1).choice(len(setup.train), 5, replace=False))
     np.testing.assert_array_equal(subset[0], everything[0, chosen])
+
+
+def test_keep_original_batches_is_the_authors_disjoint_ten_percent():
+    rule = lm.KeepOriginalBatches(0.1, batch_size=4)
+    assert rule.kept(100) == 12  # ⌈0.1·100/4⌉ = 3 batches of 4
+    assert rule.kept(8) == 4 and rule.counts(100) == (88, 0, 12)
+    original = np.arange(100)[None, :, None] * np.ones((1, 1, 3), dtype=int)
+    new = -original - 1  # continuation i of prompt i
+    out = rule.training_set(new, loop.Memory(original, original), 100,
+                            np.random.default_rng(0))
+    kept = (out[0, :, 0] >= 0)
+    assert kept.sum() == 12
+    # each position holds either its original block or its continuation: disjoint prompts
+    np.testing.assert_array_equal(np.where(kept[:, None], original[0], new[0]), out[0])
+
+
+def test_lm_stand_in_keeps_the_family_contract(setup, tmp_path):
+    def make():
+        return family(setup, tmp_path / "models", training=lm.Training(epochs=1, lr=1e-3,
+                      batch_size=12), num_beams=1)
+
+    def initial(rng):  # D_0: the real blocks in a random order (the order drives training)
+        return setup.train[rng.permutation(len(setup.train))][None]
+
+    check_contract(make, initial, size=len(setup.train), generations=2,
+                   mixings=(Replace(), loop.KeepOriginal(0.25), lm.KeepOriginalBatches(0.25, 3)),
+                   tmp_path=tmp_path)
 
 
 class Interrupted(Exception):
@@ -108,9 +202,9 @@ def test_interrupted_run_resumes_without_redoing_finished_generations(setup, tmp
 
     def make(calls_left=None):
         budget["samples"] = calls_left
-        return Counting(setup.base, setup.train, setup.valid, setup.test, epochs=1, lr=1e-3,
-                        batch_size=6, num_beams=2, generate_batch=12, progress=False,
-                        workdir=str(tmp_path / "models"))
+        return Counting(setup.base, setup.train, setup.valid, setup.test,
+                        training=lm.Training(epochs=1, lr=1e-3, batch_size=6), num_beams=2,
+                        generate_batch=12, progress=False, workdir=str(tmp_path / "models"))
 
     arguments = dict(generations=3, sample_size=len(setup.train), mixing=Replace())
     with pytest.raises(Interrupted):  # dies while generation 1 writes D_2
@@ -131,26 +225,19 @@ def test_interrupted_run_resumes_without_redoing_finished_generations(setup, tmp
                                rtol=1e-6)
 
 
-def test_run_regime_keeps_ten_percent_original_blocks(setup, tmp_path):
-    table, kept = lm.run_regime(setup, runs=1, generations=2, epochs=1, keep_original=0.25,
-                                lr=1e-3, batch_size=6, num_beams=2, generate_batch=12,
-                                progress=False, cache=tmp_path)
-    assert list(table.generation) == [0, 1]
-    second = kept[0]["data"][1]
-    assert second.shape == setup.train.shape
-    originals = {row.tobytes() for row in setup.train}
-    assert sum(row.tobytes() in originals for row in second[-3:]) == 3  # 25% of 12 blocks
-    per_sequence = lm.generation_perplexities(kept)
-    assert per_sequence.groupby("generation").size().tolist() == [12, 12]
-
-
 def test_bad_input_fails_before_compute(setup, tmp_path):
     with pytest.raises(ValueError, match="repetition_penalty"):
         family(setup, tmp_path, repetition_penalty=0.5)
+    with pytest.raises(ValueError, match="start_from"):
+        family(setup, tmp_path, start_from="previous")
+    with pytest.raises(ValueError, match="schedule"):
+        lm.Training(schedule="constant")
     with pytest.raises(ValueError, match="heads"):
-        profiles.resolve("language_models", "smoke", hidden_size=30, heads=4)
+        smoke(hidden_size=30, heads=4)
+    with pytest.raises(ValueError, match="keep_original"):
+        smoke(keep_original="some")
     with pytest.raises(ValueError, match="train_blocks"):
-        lm.prepare("tiny", 10**9, 2, 2, spec=smoke_spec(), progress=False)
+        lm.prepare(smoke(train_blocks=10**9), progress=False)
 
 
 def test_missing_data_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
@@ -177,13 +264,29 @@ def test_command_line_runs_the_language_model_family(tmp_path):
     assert list(table.generation) == [0, 1] and (table.test_perplexity > 1).all()
 
 
-def test_a_local_pretrained_model_directory_takes_the_paper_path(setup):
-    """``model=<directory>`` (e.g. a local copy of facebook/opt-125m) is loaded as given,
-    with its own tokenizer, and the experiment may use the whole training split."""
-    assert lm.base_model_source(setup.base) == setup.base
-    local = lm.prepare(setup.base, 8, 4, 4, progress=False)
-    assert local.base == setup.base and local.train.shape == (8, lm.BLOCK)
-    whole = lm.load_blocks(setup.base, "train")
-    np.testing.assert_array_equal(local.train, whole[:8])
-    assert len(whole) > 2 * len(lm.prepare("tiny", 0, 4, 4, spec=smoke_spec(),
-                                           progress=False).train) - 2
+def test_settings_table_and_memory_estimate_come_from_the_profiles():
+    table = profiles.language_models.settings_table() if hasattr(profiles, "language_models") \
+        else __import__("collapse.profiles.language_models", fromlist=["x"]).settings_table()
+    assert list(table.columns) == ["paper", "authors' code", "paper profile", "quick profile"]
+    assert table.loc["lr", "paper profile"] == "2e-05"
+    from collapse.profiles.language_models import peak_memory
+
+    paper, driver = peak_memory(profiles.resolve("language_models", "paper"))
+    quick, _ = peak_memory(profiles.resolve("language_models", "quick"))
+    assert 3e9 < paper < 40e9 and quick < 2e9 and driver in {"model", "batch_size",
+                                                              "generate_batch"}
+
+
+def test_estimate_counts_the_work_of_a_profile_and_divides_by_measured_rates():
+    from collapse.lm import estimate
+
+    config = profiles.resolve("language_models", "smoke")  # 24/8/16 blocks, 2 gens, 1 run
+    tokens = estimate.work(config)
+    # epochs [1, 2]: regimes train 1, 2 and 1 epochs on 24 blocks in each of 2 generations
+    assert tokens["trained"] == (1 + 2 + 1) * 2 * 24 * 64
+    assert tokens["generated"] == 3 * 1 * 24 * 64
+    rates = {"train_tokens_per_s": 64.0, "score_tokens_per_s": 64.0,
+             "generated_tokens_per_s": 64.0, "device": "cpu", "num_beams": 2}
+    seconds = estimate.estimate(config, rates)
+    assert seconds["train"] == (1 + 2 + 1) * 2 * 24
+    assert "total" in estimate.report(config, rates)

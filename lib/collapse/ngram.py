@@ -78,7 +78,7 @@ class Vocabulary:
 def load_lines(split: str, max_lines: int = 0) -> list[str]:
     """The lines of a WikiText-2 split (``COLLAPSE_DATA_DIR`` or the hub), the first
     ``max_lines`` of them when that is positive."""
-    from .lm import wikitext_lines  # the book's one WikiText reader
+    from .lm.data import wikitext_lines  # the book's one WikiText reader
 
     validate.integer("max_lines", max_lines, minimum=0)
     lines = wikitext_lines(split)

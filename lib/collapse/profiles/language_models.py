@@ -1,32 +1,104 @@
 """Profiles of the chapter "Language models" (paper §5.2, Figs 10, 11, 14, 15).
 
 ``model = "tiny"`` is the offline stand-in (a small OPT pre-trained on half of
-WikiText-2, see :func:`collapse.lm.tiny_base`); ``paper`` uses ``facebook/opt-125m``.
-``0`` blocks means the whole split.
+WikiText-2, see :func:`collapse.lm.tiny_base`); ``paper`` uses ``facebook/opt-125m``
+(the hub, or a local directory ``COLLAPSE_DATA_DIR/opt-125m``). ``0`` blocks means the
+whole split. ``REFERENCE`` holds what the paper and the authors' code say, for the
+settings table (:func:`settings_table`); :func:`peak_memory` estimates a run's memory.
 """
 
+from __future__ import annotations
+
+import math
+
 from collapse import validate
+
+_AUTHORS = dict(  # the authors' choices in every profile unless a profile says otherwise
+    tokenisation="authors", weight_decay=0.01, schedule="cosine-epoch", precision="fp32",
+    start_from="generation 0", keep_original="authors",
+)
+# the offline copy's "<unk>" markers removed (the paper's raw text has none); no-op on raw text
+_OFFLINE = dict(drop_unk=True)
 
 PROFILES = {
     "smoke": dict(
         model="tiny", vocab_size=512, hidden_size=32, layers=1, heads=2, tokenizer_chars=300_000,
         pretrain_steps=60, train_blocks=24, valid_blocks=8, test_blocks=16, generations=2,
         runs=1, epochs=[1, 2], lr=1e-3, batch_size=8, num_beams=2, generate_batch=24,
-        repetition_penalty=2.0, seed=0,
+        repetition_penalty=2.0, seed=0, **_AUTHORS, **_OFFLINE,
     ),
     "quick": dict(
         model="tiny", vocab_size=1024, hidden_size=64, layers=2, heads=4,
         tokenizer_chars=2_000_000, pretrain_steps=1000, train_blocks=128, valid_blocks=32,
         test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=3e-4, batch_size=16,
-        num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0,
+        num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0, **_AUTHORS,
+        **_OFFLINE,
     ),
     "paper": dict(
         model="facebook/opt-125m", vocab_size=0, hidden_size=0, layers=0, heads=0,
         tokenizer_chars=0, pretrain_steps=0, train_blocks=0, valid_blocks=0, test_blocks=0,
         generations=10, runs=5, epochs=[5, 10], lr=2e-5, batch_size=128, num_beams=5,
-        generate_batch=128, repetition_penalty=2.0, seed=0,
+        generate_batch=128, repetition_penalty=2.0, seed=0, **_AUTHORS, drop_unk=False,
     ),
 }
+
+# setting: (the paper's text, the authors' code iliaishacked/curse_recurse)
+REFERENCE = {
+    "model": ("OPT-125m", "facebook/opt-125m"),
+    "tokenisation": ("64-token blocks", "tokenizer(line), </s> before every line (authors)"),
+    "train_blocks": ("all (≈37k blocks)", "0 (all)"),
+    "generations": (10, "one per call of main.py"),
+    "runs": (5, "5 (runme_base.py names r00 … r44)"),
+    "epochs": ("[5, 10]", "5 (--max-epochs)"),
+    "lr": ("—", 2e-5),
+    "weight_decay": ("—", "0.01 (AdamW default)"),
+    "schedule": ("—", "cosine-epoch (CosineAnnealingLR, T_max=epochs, eta_min=1e-6)"),
+    "batch_size": ("—", 128),
+    "precision": ("—", "fp32"),
+    "num_beams": (5, 5),
+    "repetition_penalty": ("2.0 (Fig 14)", 3.0),
+    "start_from": ("both readings", "a --load-name checkpoint (scripts not published)"),
+    "keep_original": ("a random 10%", "authors (first ⌈0.1·N/128⌉ shuffled batches)"),
+    "drop_unk": ("False (raw text)", "False (wikitext-2-raw-v1)"),
+}
+
+
+def settings_table():
+    """setting | paper | authors' code | this book's ``paper`` profile | ``quick`` profile,
+    generated from :data:`REFERENCE` and :data:`PROFILES` (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = [{"setting": name, "paper": paper, "authors' code": code,
+             "paper profile": PROFILES["paper"][name], "quick profile": PROFILES["quick"][name]}
+            for name, (paper, code) in REFERENCE.items()]
+    return pd.DataFrame(rows).astype(str).set_index("setting")
+
+
+def _parameters(config: dict) -> int:
+    """Parameters of the base model (OPT-125m's count for a hub or local name)."""
+    if config["model"] != "tiny":
+        return 125_239_296
+    h, layers, v = config["hidden_size"], config["layers"], config["vocab_size"]
+    return v * h + 4 * 64 * h + layers * (4 * h * h + 2 * 4 * h * h + 13 * h)
+
+
+def peak_memory(config: dict) -> tuple[int, str]:
+    """Estimated peak memory (bytes) of one fine-tuning + generation step of ``config`` and
+    the parameter that drives it: fp32 weights, gradients, two AdamW moments and the best
+    epoch's copy (5 × 4 bytes per parameter), plus activations of one batch (≈ 34 values
+    per token, layer and hidden unit, and the logits) and the beam-search cache."""
+    parameters = _parameters(config)
+    hidden = 768 if config["model"] != "tiny" else config["hidden_size"]
+    layers = 12 if config["model"] != "tiny" else config["layers"]
+    vocab = 50272 if config["model"] != "tiny" else config["vocab_size"]
+    tokens = config["batch_size"] * 64
+    weights = 5 * 4 * parameters
+    activations = 4 * tokens * (34 * hidden * layers + 3 * vocab)
+    beams = config["generate_batch"] * config["num_beams"]
+    generation = 4 * beams * (2 * 128 * hidden * layers + 2 * vocab)
+    overhead = 600 * 2**20  # python, torch, transformers
+    parts = {"model": weights, "batch_size": activations, "generate_batch": generation}
+    return int(sum(parts.values()) + overhead), max(parts, key=parts.get)
 
 
 def check(config: dict) -> None:
@@ -58,3 +130,13 @@ def check(config: dict) -> None:
     validate.integer("generate_batch", config["generate_batch"], minimum=1)
     validate.real("repetition_penalty", config["repetition_penalty"], 1.0, 10.0)
     validate.integer("seed", config["seed"], minimum=0)
+    validate.choice("tokenisation", config["tokenisation"], ("authors", "plain"))
+    validate.real("weight_decay", config["weight_decay"], 0.0, 1.0)
+    validate.choice("schedule", config["schedule"], ("cosine-epoch", "linear"))
+    validate.choice("precision", config["precision"], ("fp32", "bf16"))
+    validate.choice("start_from", config["start_from"], ("pretrained", "generation 0"))
+    validate.choice("keep_original", config["keep_original"], ("authors", "random"))
+    if not isinstance(config["drop_unk"], bool):
+        raise TypeError(f"drop_unk must be True or False, got {config['drop_unk']!r}")
+    if not math.isfinite(config["lr"]):
+        raise ValueError("lr must be finite")
