@@ -345,3 +345,10 @@ def test_settings_table_and_memory_estimate():
     assert 2**29 < quick < paper < 2**33 and paper_name == "n_train"
     bigger, _ = vae_profiles.peak_memory(profiles.resolve("vae", "paper", synthetic="fixed"))
     assert bigger > paper  # fixed decoded sets are kept for every shown generation
+
+
+def test_a_stream_refuses_the_pool_rule_before_any_training():
+    family = vae.VAE(synthetic="stream")
+    images = np.zeros((1, 8, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="synthetic='fixed'"):
+        loop.simulate(family, images, 2, 8, np.random.default_rng(0), loop.Pool())

@@ -15,7 +15,9 @@ Conventions used by every family (see :class:`Family` and :class:`ExactFamily`):
   ``sample_statistics``, ``fit_statistics``, ``combine``); with ``exact=True``
   the loop then draws the statistics of ``M`` samples instead of ``M`` samples.
 
-The simplest complete example is :class:`collapse.gaussian.Gaussian`.
+A family may also define ``check_mixing(mixing)`` to refuse, before any compute, a
+mixing rule it cannot follow. The simplest complete example is
+:class:`collapse.gaussian.Gaussian`.
 
 "Generation ``g``" in the output is the model fitted on ``D_g``: the paper's
 ``θ_{g+1}`` (its ``µ_{g+1}, σ_{g+1}`` for the Gaussian).
@@ -416,6 +418,8 @@ def simulate(
             raise TypeError(f"family {type(family).__name__} has no {verb}(); see loop.Family")
     if not callable(getattr(mixing, "training_set", None)):
         raise TypeError(f"mixing must be a rule such as loop.Replace(), got {mixing!r}")
+    if callable(getattr(family, "check_mixing", None)):  # a family may refuse a rule
+        family.check_mixing(mixing)
     if exact and not getattr(mixing, "exact", False):
         raise ValueError(
             f"exact=True needs a mixing rule with exact sufficient statistics "

@@ -226,6 +226,13 @@ class VAE:
         validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
 
+    def check_mixing(self, mixing) -> None:
+        """Called by ``loop.simulate`` before any compute: a stream cannot be pooled."""
+        if self.synthetic == "stream" and getattr(mixing, "needs_pool", False):
+            raise ValueError(f"mixing rule {type(mixing).__name__} keeps every sample in a "
+                             f"pool, which a synthetic stream cannot be; use "
+                             f"synthetic='fixed' (or another mixing rule)")
+
     def _device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
