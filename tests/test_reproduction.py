@@ -140,3 +140,26 @@ def test_decode_variants_differ_only_by_the_relu():
     assert plain.shape == clipped.shape == (5, 1, 28, 28)
     assert 0.2 < zeroed < 0.8
     assert np.abs(plain - clipped).mean() > 1e-4
+
+
+def test_selection_overlap_both_ways():
+    from collapse import reproduction
+
+    result = reproduction.selection_overlap(1000, 0.1, 128, np.random.default_rng(0), 400)
+    assert result["kept_authors"] == 128  # ⌈0.1·1000/128⌉ = 1 batch
+    assert result["kept_random"] == 100
+    assert result["overlap_authors"] == 0.0  # disjoint by construction
+    z = ((result["overlap_random"] - result["overlap_random_expected"])
+         / result["overlap_random_se"])
+    assert abs(z) < 4
+
+
+def test_tokenisation_comparison_counts_separators():
+    from collapse import lm, reproduction
+
+    lines = [" = Title = \n", " \n", " some words here and there \n"] * 50
+    tokenizer = lm.opt_tokenizer(lines, vocab_size=300, chars=10_000)
+    result = reproduction.tokenisation_comparison(tokenizer, lines, block=8)
+    assert result["blank_lines"] == 50
+    assert result["blocks_authors"] > result["blocks_plain"]  # one more token per line
+    assert 0 < result["separator_share"] < 1

@@ -115,3 +115,45 @@ def decode_variants(model, latents) -> tuple[np.ndarray, np.ndarray, float]:
         clipped = model.decoder(torch.relu(hidden).view(-1, *model.grid))
         zeroed = float((hidden < 0).float().mean())
     return plain.numpy(), clipped.numpy(), zeroed
+
+
+def tokenisation_comparison(tokenizer, lines, block: int = 64) -> dict[str, float]:
+    """The same lines cut into ``block``-token rows with OPT's ``</s>`` before every line
+    (``tokenisation="authors"``, the authors' ``dataset.py``) and without it (``"plain"``):
+    row counts, the share of tokens that are the separator, and the blank lines that the
+    authors' way turns into a lone ``</s>``."""
+    from .lm.data import to_blocks
+
+    authors = to_blocks(tokenizer, lines, block, "authors")
+    plain = to_blocks(tokenizer, lines, block, "plain")
+    separator = tokenizer.bos_token_id
+    return {"blocks_authors": int(len(authors)), "blocks_plain": int(len(plain)),
+            "separator_share": float(np.mean(authors == separator)),
+            "blank_lines": int(sum(1 for line in lines if not line.strip()))}
+
+
+def selection_overlap(blocks: int, fraction: float, batch_size: int,
+                      rng: np.random.Generator, repeats: int = 200) -> dict[str, float]:
+    """§5.2's "10 % of the original data", both ways, over ``repeats`` shuffles of
+    ``blocks`` training blocks: the authors keep the first ⌈f·N/B⌉ batches of the shuffled
+    loader and continue only the others (``lm.KeepOriginalBatches``); a random rule keeps
+    a random f·N blocks and continues an independent random (1 − f)·N. Returns the
+    number kept and the share of kept blocks whose prompt is also continued (mean, SE)."""
+    import math
+
+    kept_authors = min(blocks, math.ceil(fraction * blocks / batch_size) * batch_size)
+    kept_random = int(round(fraction * blocks))
+    shares_authors, shares_random = [], []
+    for _ in range(repeats):
+        order = rng.permutation(blocks)
+        kept, continued = order[:kept_authors], order[kept_authors:]
+        shares_authors.append(np.isin(kept, continued).mean())
+        kept = rng.choice(blocks, kept_random, replace=False)
+        continued = rng.choice(blocks, blocks - kept_random, replace=False)
+        shares_random.append(np.isin(kept, continued).mean())
+    authors_mean, authors_se = mean_and_se(np.array(shares_authors))
+    random_mean, random_se = mean_and_se(np.array(shares_random))
+    return {"kept_authors": kept_authors, "kept_random": kept_random,
+            "overlap_authors": float(authors_mean), "overlap_authors_se": float(authors_se),
+            "overlap_random": float(random_mean), "overlap_random_se": float(random_se),
+            "overlap_random_expected": (blocks - kept_random) / blocks}

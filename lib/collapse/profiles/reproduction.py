@@ -15,6 +15,7 @@ PROFILES = {
         gmm_M=300, gmm_runs=2, gmm_generations=4, gmm_separation=6.0,
         noisy_M=20, noisy_runs=1000, noisy_generations=8, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100], fig3_M=1000, fig3_bins=80, fig3_draws=500,
+        lm_lines=2000, lm_vocab=1000, selection_repeats=50,
     ),
     "quick": dict(
         gaussian_M=100, gaussian_runs=20000, gaussian_generations=50,
@@ -22,6 +23,7 @@ PROFILES = {
         gmm_M=1000, gmm_runs=4, gmm_generations=20, gmm_separation=6.0,
         noisy_M=20, noisy_runs=4000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=4000,
+        lm_lines=20000, lm_vocab=2000, selection_repeats=200,
     ),
     "paper": dict(
         gaussian_M=100, gaussian_runs=100000, gaussian_generations=100,
@@ -29,6 +31,7 @@ PROFILES = {
         gmm_M=1000, gmm_runs=10, gmm_generations=100, gmm_separation=6.0,
         noisy_M=20, noisy_runs=20000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=20000,
+        lm_lines=0, lm_vocab=8000, selection_repeats=1000,
     ),
 }
 
@@ -58,6 +61,11 @@ def check(config: dict) -> None:
     validate.integer("fig3_M", config["fig3_M"], minimum=2)
     validate.integer("fig3_bins", config["fig3_bins"], minimum=2, maximum=10000)
     validate.integer("fig3_draws", config["fig3_draws"], minimum=10)
+    validate.integer("lm_lines (0 = all)", config["lm_lines"], minimum=0)
+    if 0 < config["lm_lines"] < 200:
+        raise ValueError(f"lm_lines must be 0 (all) or >= 200, got {config['lm_lines']}")
+    validate.integer("lm_vocab", config["lm_vocab"], minimum=300, maximum=50272)
+    validate.integer("selection_repeats", config["selection_repeats"], minimum=10)
 
 
 def peak_memory(config: dict) -> tuple[int, str]:
