@@ -121,8 +121,8 @@ def test_every_row_of_the_table_is_computed_and_linked():
         assert {field for _, field in keys} == set(rp.ROW_FIELDS), claim
         (key,) = {k for k, _ in keys}
         assert re.search(rf'rows\["{key}"\] = |\("{key}", ', text), f"row {key!r} never computed"
-        assert re.search(r"\{ref\}`[^`<]*<reproduction-\w+>`", shown), f"{key!r}: no link"
-        for label in re.findall(r"\{ref\}`[^`<]*<(reproduction-\w+)>`", shown):
+        assert re.search(r"\{ref\}`[^`<]*<reproduction-[\w-]+>`", shown), f"{key!r}: no link"
+        for label in re.findall(r"\{ref\}`[^`<]*<(reproduction-[\w-]+)>`", shown):
             assert f"({label})=" in text, f"row {key!r} links a missing label {label}"
 
 
