@@ -13,9 +13,9 @@ PROFILES = {
                   discrete_M=100, discrete_runs=200, discrete_generations=25, discrete_states=20,
                   gmm_M=100, gmm_runs=4, gmm_generations=8),
     "paper": dict(keep_fractions=[0.01, 0.1, 0.5], schedules=["constant", "linear", "quadratic"],
-                  gaussian_M=100, gaussian_runs=1000, gaussian_generations=50,
-                  discrete_M=100, discrete_runs=1000, discrete_generations=50,
-                  discrete_states=20, gmm_M=100, gmm_runs=10, gmm_generations=15),
+                  gaussian_M=50, gaussian_runs=200, gaussian_generations=40,
+                  discrete_M=50, discrete_runs=200, discrete_generations=40,
+                  discrete_states=20, gmm_M=100, gmm_runs=8, gmm_generations=12),
 }
 
 SCHEDULES = ("constant", "linear", "quadratic")
