@@ -420,3 +420,14 @@ def test_the_data_directory_setting(tmp_path, monkeypatch, capsys, setting, mess
 
         with pytest.raises(data.DataUnavailable, match="has no mnist/"):
             mnist.load("mnist")
+
+
+def test_a_corrupt_checkpoint_stops_before_the_family_is_set_up(tmp_path, monkeypatch, capsys):
+    from collapse import __main__ as cli
+    from collapse import gaussian
+
+    checkpoint = tmp_path / "run.pkl"
+    checkpoint.write_bytes(b"garbage")
+    monkeypatch.setattr(gaussian, "cli_setup", lambda *a, **k: pytest.fail("set up"))
+    assert cli.main(["simulate", "gaussian", "--checkpoint", str(checkpoint)]) == 2
+    assert "run.pkl" in capsys.readouterr().err

@@ -358,6 +358,7 @@ def simulate_command(args) -> int:
                     f"lower --runs, --M{SIZE_OPTIONS.get(args.family, '')} or --generations")
     check_output("--out", args.out)
     check_output("--checkpoint", args.checkpoint, create_folder=True)
+    loop.read_checkpoint(args.checkpoint)  # a corrupt or foreign file: before any setup
     if args.out and args.checkpoint and Path(args.out).resolve() == \
             Path(args.checkpoint).resolve():
         raise ValueError(f"--out and --checkpoint must be different files, both are {args.out!r}")

@@ -557,7 +557,10 @@ CHECKPOINT_FORMAT = "collapse.loop checkpoint"
 CHECKPOINT_VERSION = 2
 
 
-def _load_checkpoint(path, signature: dict[str, str]):
+def read_checkpoint(path) -> dict | None:
+    """The saved checkpoint at ``path`` (None if there is none), after checking that it is
+    a readable checkpoint of this format; a corrupt, foreign or newer file raises
+    :class:`CheckpointError` naming it. Callers may check a file before any compute."""
     if path is None or not Path(path).exists():
         return None
     path = Path(path)
@@ -580,6 +583,13 @@ def _load_checkpoint(path, signature: dict[str, str]):
     if saved.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"checkpoint {path} has the old format {saved.get('version')}; "
                               f"delete it to start again")
+    return saved
+
+
+def _load_checkpoint(path, signature: dict[str, str]):
+    saved = read_checkpoint(path)
+    if saved is None:
+        return None
     differing = [k for k in signature if saved["identity"].get(k) != signature[k]]
     if differing:
         raise CheckpointError(
