@@ -265,10 +265,10 @@ def test_command_line_runs_the_language_model_family(tmp_path):
 
 
 def test_settings_table_and_memory_estimate_come_from_the_profiles():
-    table = profiles.language_models.settings_table() if hasattr(profiles, "language_models") \
-        else __import__("collapse.profiles.language_models", fromlist=["x"]).settings_table()
-    assert list(table.columns) == ["paper", "authors' code", "paper profile", "quick profile"]
-    assert table.loc["lr", "paper profile"] == "2e-05"
+    table = profiles.settings_table("language_models")
+    assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
+                                   "this book: quick profile"]
+    assert table.loc["lr", "this book: paper profile"] == "2e-05"
     from collapse.profiles.language_models import peak_memory
 
     paper, driver = peak_memory(profiles.resolve("language_models", "paper"))

@@ -108,8 +108,11 @@ def regime(setup: Setup, config: dict, name: str, run: int,
 
 def checkpoint_path(family, mixing, rng: np.random.Generator, generations: int,
                     cache: str | Path = CACHE) -> Path:
-    """A run's checkpoint file, named by a content hash of what determines the run."""
-    key = hashing.digest(family, mixing, rng.bit_generator.state, generations)
+    """A run's checkpoint file, named by a content hash of what determines the run,
+    the loop's code included (the family carries the package's in its ``code`` field), so
+    changed code gets a new file instead of meeting a checkpoint it did not write."""
+    key = hashing.digest(family, mixing, rng.bit_generator.state, generations,
+                         hashing.source_digest("loop"))
     return Path(cache) / "runs" / f"{key}.pkl"
 
 

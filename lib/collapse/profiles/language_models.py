@@ -4,7 +4,8 @@
 WikiText-2, see :func:`collapse.lm.tiny_base`); ``paper`` uses ``facebook/opt-125m``
 (the hub, or a local directory ``COLLAPSE_DATA_DIR/opt-125m``). ``0`` blocks means the
 whole split. ``REFERENCE`` holds what the paper and the authors' code say, for the
-settings table (:func:`settings_table`); :func:`peak_memory` estimates a run's memory.
+settings table (:func:`collapse.profiles.settings_table`); :func:`peak_memory`
+estimates a run's memory.
 """
 
 from __future__ import annotations
@@ -42,36 +43,31 @@ PROFILES = {
     ),
 }
 
-# setting: (the paper's text, the authors' code iliaishacked/curse_recurse)
+# key: the setting's row in the chapter's settings table (collapse.profiles.settings_table):
+# what the paper's text says and what the authors' code iliaishacked/curse_recurse does.
 REFERENCE = {
-    "model": ("OPT-125m", "facebook/opt-125m"),
-    "tokenisation": ("64-token blocks", "tokenizer(line), </s> before every line (authors)"),
-    "train_blocks": ("all (≈37k blocks)", "0 (all)"),
-    "generations": (10, "one per call of main.py"),
-    "runs": (5, "5 (runme_base.py names r00 … r44)"),
-    "epochs": ("[5, 10]", "5 (--max-epochs)"),
-    "lr": ("—", 2e-5),
-    "weight_decay": ("—", "0.01 (AdamW default)"),
-    "schedule": ("—", "cosine-epoch (CosineAnnealingLR, T_max=epochs, eta_min=1e-6)"),
-    "batch_size": ("—", 128),
-    "precision": ("—", "fp32"),
-    "num_beams": (5, 5),
-    "repetition_penalty": ("2.0 (Fig 14)", 3.0),
-    "start_from": ("both readings", "a --load-name checkpoint (scripts not published)"),
-    "keep_original": ("a random 10%", "authors (first ⌈0.1·N/128⌉ shuffled batches)"),
-    "drop_unk": ("False (raw text)", "False (wikitext-2-raw-v1)"),
+    "model": dict(setting="model", paper="OPT-125m", code="facebook/opt-125m"),
+    "tokenisation": dict(setting="tokenisation", paper="64-token blocks",
+                         code="tokenizer(line), </s> before every line (authors)"),
+    "train_blocks": dict(setting="train_blocks", paper="all (≈37k blocks)", code="0 (all)"),
+    "generations": dict(setting="generations", paper=10, code="one per call of main.py"),
+    "runs": dict(setting="runs", paper=5, code="5 (runme_base.py names r00 … r44)"),
+    "epochs": dict(setting="epochs", paper="[5, 10]", code="5 (--max-epochs)"),
+    "lr": dict(setting="lr", paper="—", code=2e-5),
+    "weight_decay": dict(setting="weight_decay", paper="—", code="0.01 (AdamW default)"),
+    "schedule": dict(setting="schedule", paper="—",
+                     code="cosine-epoch (CosineAnnealingLR, T_max=epochs, eta_min=1e-6)"),
+    "batch_size": dict(setting="batch_size", paper="—", code=128),
+    "precision": dict(setting="precision", paper="—", code="fp32"),
+    "num_beams": dict(setting="num_beams", paper=5, code=5),
+    "repetition_penalty": dict(setting="repetition_penalty", paper="2.0 (Fig 14)", code=3.0),
+    "start_from": dict(setting="start_from", paper="both readings",
+                       code="a --load-name checkpoint (scripts not published)"),
+    "keep_original": dict(setting="keep_original", paper="a random 10%",
+                          code="authors (first ⌈0.1·N/128⌉ shuffled batches)"),
+    "drop_unk": dict(setting="drop_unk", paper="False (raw text)",
+                     code="False (wikitext-2-raw-v1)"),
 }
-
-
-def settings_table():
-    """setting | paper | authors' code | this book's ``paper`` profile | ``quick`` profile,
-    generated from :data:`REFERENCE` and :data:`PROFILES` (a pandas DataFrame)."""
-    import pandas as pd
-
-    rows = [{"setting": name, "paper": paper, "authors' code": code,
-             "paper profile": PROFILES["paper"][name], "quick profile": PROFILES["quick"][name]}
-            for name, (paper, code) in REFERENCE.items()]
-    return pd.DataFrame(rows).astype(str).set_index("setting")
 
 
 def _parameters(config: dict) -> int:
