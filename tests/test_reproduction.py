@@ -163,3 +163,30 @@ def test_tokenisation_comparison_counts_separators():
     assert result["blank_lines"] == 50
     assert result["blocks_authors"] > result["blocks_plain"]  # one more token per line
     assert 0 < result["separator_share"] < 1
+
+
+def test_lm_training_readings_run_every_setting(tmp_path):
+    """Schedule, repetition penalty and base model, each run every way on the tiny OPT."""
+    pytest.importorskip("torch")
+    from collapse import data, lm
+    from collapse.lm.family import START_FROM
+    from collapse.lm.train import SCHEDULES
+
+    if data.local_path("wikitext-2") is None:
+        pytest.skip("no local WikiText-2 copy (set COLLAPSE_DATA_DIR)")
+    config = profiles.resolve("language_models", "smoke", train_blocks=8, valid_blocks=4,
+                              test_blocks=6)
+    setup = lm.prepare(config, progress=False)
+    readings = rp.lm_training_readings(setup, config, [0, 1], penalties=(1.0, 2.0),
+                                       workdir=tmp_path)
+    schedule = readings["schedule"]
+    assert sorted(schedule["schedule"].unique()) == sorted(SCHEDULES)
+    assert len(schedule) == 2 * len(SCHEDULES) and (schedule["test_perplexity"] > 1).all()
+    start = readings["start_from"]
+    assert sorted(start["start_from"].unique()) == sorted(START_FROM) and len(start) == 4
+    # the two readings differ only in the base model of generation 1
+    assert start.groupby("start_from")["test_perplexity"].mean().diff().abs().iloc[-1] > 0
+    penalty = readings["penalty"]
+    assert sorted(penalty["penalty"].unique()) == [0.0, 1.0, 2.0]
+    assert (penalty.groupby("penalty").size() == len(setup.train)).all()
+    assert (penalty["distinct_tokens"] <= setup.train.shape[1]).all()

@@ -157,3 +157,70 @@ def selection_overlap(blocks: int, fraction: float, batch_size: int,
             "overlap_authors": float(authors_mean), "overlap_authors_se": float(authors_se),
             "overlap_random": float(random_mean), "overlap_random_se": float(random_se),
             "overlap_random_expected": (blocks - kept_random) / blocks}
+
+
+def lm_training_readings(setup, config: dict, seeds, penalties=(1.0, 2.0, 3.0),
+                         workdir=None) -> dict:
+    """Three of §5.2's training choices, each run both (or all) ways on one language-model
+    ``setup`` (:func:`collapse.lm.prepare`) with the settings of a ``language_models``
+    profile ``config`` and the epochs of its "no original data" regime:
+
+    * ``schedule``: generation 0 fine-tuned with every schedule of ``lm.train.SCHEDULES``
+      (the authors' cosine stepped per epoch, a linear decay per step), once per seed;
+      rows (seed, schedule, test perplexity);
+    * ``penalty``: the authors' generation 0 (first seed) continues every training block
+      with each repetition ``penalties``; rows (penalty, block, perplexity of the
+      continuation under that generation 0, its number of distinct tokens), penalty
+      ``0`` holding the real blocks;
+    * ``start_from``: per seed and reading of ``lm.family.START_FROM``, generation 1 fitted
+      on generation 0's continuations; rows (seed, start_from, test perplexity).
+    """
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from .lm import experiment
+    from .lm.family import START_FROM, LanguageModel
+    from .lm.train import SCHEDULES, continue_blocks, perplexities, perplexity
+
+    training = experiment.training(config, config["epochs"][0])
+    options = dict(num_beams=config["num_beams"], generate_batch=config["generate_batch"],
+                   progress=False)
+    if workdir is not None:
+        options["workdir"] = str(workdir)
+
+    def family(seed, schedule=training.schedule, start_from=START_FROM[0]):
+        return LanguageModel(setup.base, setup.train, setup.valid, setup.test,
+                             training=replace(training, schedule=schedule),
+                             start_from=start_from, seed=seed, **options)
+
+    schedule_rows, start_rows, first = [], [], None
+    for seed in seeds:
+        for schedule in SCHEDULES:
+            fitted = family(seed, schedule).fit(setup.train[None])
+            schedule_rows.append({"seed": seed, "schedule": schedule,
+                                  "test_perplexity": perplexity(fitted, setup.test)})
+        generation0 = family(seed).fit(setup.train[None])
+        first = first or generation0
+        continued = family(seed).sample(generation0, len(setup.train),
+                                        np.random.default_rng(seed))
+        for reading in START_FROM:
+            fitted = family(seed, start_from=reading).fit(continued)
+            start_rows.append({"seed": seed, "start_from": reading,
+                               "test_perplexity": perplexity(fitted, setup.test)})
+    def distinct(blocks):
+        return [len(np.unique(block)) for block in blocks]
+
+    penalty_rows = [pd.DataFrame({"penalty": 0.0, "block": np.arange(len(setup.train)),
+                                  "perplexity": perplexities(first, setup.train),
+                                  "distinct_tokens": distinct(setup.train)})]
+    for penalty in penalties:
+        new = continue_blocks(first, setup.train, setup.train.shape[1], config["num_beams"],
+                              penalty, config["generate_batch"], progress=False)
+        penalty_rows.append(pd.DataFrame({"penalty": float(penalty),
+                                          "block": np.arange(len(new)),
+                                          "perplexity": perplexities(first, new),
+                                          "distinct_tokens": distinct(new)}))
+    return {"schedule": pd.DataFrame(schedule_rows),
+            "penalty": pd.concat(penalty_rows, ignore_index=True),
+            "start_from": pd.DataFrame(start_rows)}

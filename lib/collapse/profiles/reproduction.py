@@ -6,7 +6,7 @@ GMM chains are few and short, the Markov chains are solved exactly.
 """
 
 from collapse import validate
-from collapse.profiles import BASE, TABLE_OVERHEAD, check_list
+from collapse.profiles import BASE, PROFILE_NAMES, TABLE_OVERHEAD, check_list
 
 PROFILES = {
     "smoke": dict(
@@ -15,7 +15,7 @@ PROFILES = {
         gmm_M=300, gmm_runs=2, gmm_generations=4, gmm_separation=6.0,
         noisy_M=20, noisy_runs=1000, noisy_generations=8, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100], fig3_M=1000, fig3_bins=80, fig3_draws=500,
-        lm_lines=2000, lm_vocab=1000, selection_repeats=50,
+        lm_lines=2000, lm_vocab=1000, selection_repeats=50, lm_profile="smoke", lm_seeds=3,
     ),
     "quick": dict(
         gaussian_M=100, gaussian_runs=20000, gaussian_generations=50,
@@ -23,7 +23,8 @@ PROFILES = {
         gmm_M=1000, gmm_runs=4, gmm_generations=20, gmm_separation=6.0,
         noisy_M=20, noisy_runs=4000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=4000,
-        lm_lines=20000, lm_vocab=2000, selection_repeats=200,
+        lm_lines=20000, lm_vocab=2000, selection_repeats=200, lm_profile="smoke",
+        lm_seeds=3,
     ),
     "paper": dict(
         gaussian_M=100, gaussian_runs=100000, gaussian_generations=100,
@@ -31,7 +32,8 @@ PROFILES = {
         gmm_M=1000, gmm_runs=10, gmm_generations=100, gmm_separation=6.0,
         noisy_M=20, noisy_runs=20000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=20000,
-        lm_lines=0, lm_vocab=8000, selection_repeats=1000,
+        lm_lines=0, lm_vocab=8000, selection_repeats=1000, lm_profile="paper",
+        lm_seeds=5,
     ),
 }
 
@@ -66,6 +68,8 @@ def check(config: dict) -> None:
         raise ValueError(f"lm_lines must be 0 (all) or >= 200, got {config['lm_lines']}")
     validate.integer("lm_vocab", config["lm_vocab"], minimum=300, maximum=50272)
     validate.integer("selection_repeats", config["selection_repeats"], minimum=10)
+    validate.choice("lm_profile", config["lm_profile"], PROFILE_NAMES)
+    validate.integer("lm_seeds", config["lm_seeds"], minimum=2, maximum=20)
 
 
 def peak_memory(config: dict) -> tuple[int, str]:
