@@ -32,7 +32,7 @@ PROFILES = {
         gmm_M=1000, gmm_runs=10, gmm_generations=100, gmm_separation=6.0,
         noisy_M=20, noisy_runs=20000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=20000,
-        lm_lines=0, lm_vocab=8000, selection_repeats=1000, lm_profile="paper",
+        lm_lines=0, lm_vocab=8000, selection_repeats=1000, lm_profile="quick",
         lm_seeds=5,
     ),
 }
