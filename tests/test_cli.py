@@ -227,7 +227,7 @@ def test_sigterm_ends_with_one_line_and_exit_143(tmp_path, monkeypatch, capsys):
 
 def test_ctrl_c_says_where_the_work_is(tmp_path, monkeypatch, capsys):
     checkpoint = tmp_path / "c.pkl"
-    checkpoint.write_bytes(b"saved state")
+    loop._save_checkpoint(checkpoint, {"run": "earlier"}, {"generation": 3})  # a real file
     monkeypatch.setattr(loop, "simulate", _fake_simulate(KeyboardInterrupt()))
     assert cli.main(SIM + ["--checkpoint", str(checkpoint)]) == 130
     assert capsys.readouterr().err == (f"interrupted by SIGINT: finished generations are saved "
