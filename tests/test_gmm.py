@@ -215,3 +215,12 @@ def test_one_gaussian_log_density():
     log_n = metrics.gaussian_log_density(x[0] - 1.0, np.linalg.cholesky(cov))
     np.testing.assert_allclose(log_n, multivariate_normal([1.0, 1.0], cov).logpdf(x[0]),
                                rtol=1e-12)
+
+
+def test_settings_table_comes_from_the_profiles():
+    from collapse import profiles
+
+    table = profiles.settings_table("gmm")
+    assert table.loc["generations", "this book: paper profile"] == "2050"
+    assert table.loc["generations", "authors' code"] == "2,050"
+    assert table.loc["Fig 13 distance", "this book: quick profile"] == "squared L2, log scale"

@@ -28,6 +28,27 @@ PROFILES = {
     ),
 }
 
+# key: the row of the chapter's settings table (collapse.profiles.settings_table): what
+# the paper's text says and what the authors' code iliaishacked/curse_recurse does
+# (facts from ../shared/DESIGN.md §4). Rows without a profile key show ``book``.
+REFERENCE = {
+    "data": dict(setting="data of generation 0", paper="two artificially generated Gaussians",
+                 code="one 2-D blob (make_blobs, cluster_std 1)",
+                 book="two Gaussians (separation apart) and the authors' blob"),
+    "M": dict(setting="points per generation", paper="1,000 (\"sampled a thousand times\")",
+              code="1,000"),
+    "generations": dict(setting="generations", paper="2,000 (Fig 7)", code="2,050"),
+    "model": dict(setting="model", paper="a 2-component GMM",
+                  code="GaussianMixture(2, full covariance, tol 1e-5, max_iter 2000)",
+                  book="scikit-learn GaussianMixture(2, full, tol 1e-5, max_iter 2000)"),
+    "snapshots": dict(setting="Fig 7 panels", paper="0, 50, 100, 150, 200, 350, 2000",
+                      code="samples drawn from the fit of that iteration"),
+    "distance": dict(setting="Fig 13 distance", paper="L2",
+                     code="squared L2 (L2_of_gmms), log scale",
+                     book="squared L2, log scale"),
+    "runs": dict(setting="independent chains", paper="not stated", code="1"),
+}
+
 
 def check(config: dict) -> None:
     validate.integer("M", config["M"], minimum=2)
