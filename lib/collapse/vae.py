@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
-from . import hashing, validate
+from . import hashing, notebook, validate
 
 DEVICES = ("cpu", "cuda", "auto")
 SYNTHETIC = ("stream", "fixed")
@@ -402,12 +402,10 @@ def checkpoint_path(family, initial_data, generations: int, sample_size,
     """A checkpoint file for ``loop.simulate`` with these arguments, named by their
     content hash (and the library code's): a changed setting gets a new file, and the
     same call finds its finished or interrupted run again."""
-    from pathlib import Path
-
-    name = hashing.digest(family, initial_data, generations, sample_size,
-                          rng.bit_generator.state, mixing, sorted(keep),
-                          hashing.source_digest("loop", "vae"))
-    return Path(cache_dir) / f"{family.synthetic}-{name}.pkl"
+    stem = notebook.checkpoint_path(cache_dir, family, initial_data, generations, sample_size,
+                                    rng.bit_generator.state, mixing, sorted(keep),
+                                    modules=("loop", "vae"))
+    return stem.with_name(f"{family.synthetic}-{stem.name}.pkl")
 
 
 def latent_spread(latents: np.ndarray, reference: np.ndarray) -> dict[str, float]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import hashing, loop, validate
+from .. import loop, notebook, validate
 from .data import CACHE, SPLITS, load_blocks
 from .family import KeepOriginalBatches, LanguageModel
 from .model import TinyOPT, base_model_source, load_model, tiny_base
@@ -111,9 +111,9 @@ def checkpoint_path(family, mixing, rng: np.random.Generator, generations: int,
     """A run's checkpoint file, named by a content hash of what determines the run,
     the loop's code included (the family carries the package's in its ``code`` field), so
     changed code gets a new file instead of meeting a checkpoint it did not write."""
-    key = hashing.digest(family, mixing, rng.bit_generator.state, generations,
-                         hashing.source_digest("loop"))
-    return Path(cache) / "runs" / f"{key}.pkl"
+    stem = notebook.checkpoint_path(Path(cache) / "runs", family, mixing,
+                                    rng.bit_generator.state, generations, modules=("loop",))
+    return stem.with_suffix(".pkl")
 
 
 def generation_perplexities(histories: list) -> pd.DataFrame:

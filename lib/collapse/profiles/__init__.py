@@ -17,7 +17,6 @@ import numbers
 import os
 import pkgutil
 import re
-from pathlib import Path
 
 from collapse import validate
 
@@ -154,18 +153,13 @@ def parse_bytes(name: str, text: str) -> int:
     return int(value)
 
 
-def available_memory() -> int | None:
-    """Bytes a run may use: ``$COLLAPSE_MEMORY_LIMIT`` if set, else ``MemAvailable`` of
-    ``/proc/meminfo``; None where neither is known."""
+def available_memory() -> int:
+    """Bytes a run may use: ``$COLLAPSE_MEMORY_LIMIT`` if set, else what
+    :func:`collapse.validate.available_memory` reads (``MemAvailable``, capped by a
+    cgroup limit)."""
     if os.environ.get(MEMORY_LIMIT):
         return parse_bytes(MEMORY_LIMIT, os.environ[MEMORY_LIMIT])
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return validate.available_memory()
 
 
 def format_bytes(count: float) -> str:
