@@ -8,6 +8,7 @@ import pickle
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import checkpoint_worker
@@ -154,3 +155,44 @@ def test_nan_initial_data_and_unknown_kept_generations_are_refused():
         loop.simulate(gaussian.Gaussian(), data, 3, 10, rng)
     with pytest.raises(ValueError, match="keep"):
         gaussian_run(keep=[99])
+
+
+_signals_sent = []
+
+
+@dataclass(frozen=True)
+class _SignalWhileCommitting(loop.Replace):
+    """Replace, but sends a signal to this process once, in the middle of committing a
+    generation (from inside the mixing rule), as an unlucky Ctrl-C would."""
+
+    signum: int = signal.SIGINT
+    at_generation: int = 3
+
+    def training_set(self, new, memory, size, rng, join=None):
+        _signals_sent.append(None)
+        if len(_signals_sent) == self.at_generation:
+            os.kill(os.getpid(), self.signum)
+        return new
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_committing_waits_for_the_whole_generation(tmp_path, signum):
+    checkpoint = tmp_path / "run.pkl"
+    _signals_sent.clear()
+    rule = _SignalWhileCommitting(signum=signum)
+    family = gaussian.Gaussian()
+    initial = family.sample(gaussian.params(0.0, 1.0, runs=4), 30, np.random.default_rng(1))
+
+    def run():
+        return loop.simulate(family, initial, 8, 30, np.random.default_rng(2), rule,
+                             checkpoint=checkpoint)
+
+    with pytest.raises(loop.Interrupted) as stop:
+        run()
+    assert stop.value.signum == signum
+    assert stop.value.generation == rule.at_generation  # the commit was finished
+    resumed = run().table
+    _signals_sent.clear()
+    uninterrupted = loop.simulate(family, initial, 8, 30, np.random.default_rng(2),
+                                  _SignalWhileCommitting(signum=signum, at_generation=0)).table
+    pd.testing.assert_frame_equal(resumed, uninterrupted)

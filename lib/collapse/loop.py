@@ -25,6 +25,7 @@ mixing rule it cannot follow. The simplest complete example is
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import os
@@ -467,7 +468,7 @@ def simulate(
     last_save = time.monotonic()
     committing = False
     try:
-        with _sigterm_as_interrupt():
+        with _InterruptGuard() as guard:
             while state["generation"] < generations:
                 g, data = state["generation"], state["data"]
                 params = fit(data)
@@ -481,19 +482,21 @@ def simulate(
                     size = int(sizes[g + 1])
                     new = draw(params, mixing.model_draws(size), rng)
                 # Commit generation g; until here the state is exactly as after g - 1.
-                committing = True
-                state["columns"].append(columns)
-                if g in keep:
-                    state["kept"][g] = (params, data)
-                if g + 1 < generations:
-                    memory = state["memory"]
-                    if mixing.needs_pool:
-                        memory.pool.append(new)
-                    memory.previous = state["data"] = mixing.training_set(new, memory, size,
-                                                                          rng, join)
-                state["generation"] = g + 1
-                state["rng"] = rng.bit_generator.state
-                committing = False
+                # A Ctrl-C or SIGTERM that arrives now waits until the commit is whole.
+                with guard.deferred():
+                    committing = True
+                    state["columns"].append(columns)
+                    if g in keep:
+                        state["kept"][g] = (params, data)
+                    if g + 1 < generations:
+                        memory = state["memory"]
+                        if mixing.needs_pool:
+                            memory.pool.append(new)
+                        memory.previous = state["data"] = mixing.training_set(
+                            new, memory, size, rng, join)
+                    state["generation"] = g + 1
+                    state["rng"] = rng.bit_generator.state
+                    committing = False
                 if bar is not None:
                     bar.update(1)
                 # Pickling the whole state costs O(generations); writing at most every
@@ -503,7 +506,7 @@ def simulate(
                     _save_checkpoint(checkpoint, signature, state)
                     last_save = time.monotonic()
     except KeyboardInterrupt as interrupt:
-        if committing:
+        if committing:  # raised by code, not by a signal: the state is half-updated
             raise
         _save_checkpoint(checkpoint, signature, state)
         done = state["generation"]
@@ -533,23 +536,49 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the loop saves its state."""
 
 
-class _sigterm_as_interrupt:  # noqa: N801 (used as a context manager)
-    """While active, SIGTERM (what ``timeout`` and batch schedulers send) raises
-    KeyboardInterrupt like Ctrl-C, so the loop saves its last finished generation."""
+class _InterruptGuard:
+    """Turns Ctrl-C and SIGTERM (what ``timeout`` and batch schedulers send) into a
+    KeyboardInterrupt the loop catches to save its last finished generation.
+
+    Inside ``deferred()`` a signal waits until the block ends, so an interrupt never
+    lands half-way through committing a generation. Handlers are installed only in the
+    main thread, and SIGINT only where Python's default Ctrl-C handler is in place.
+    """
 
     def __enter__(self):
-        self.previous = None
+        self.previous, self.pending, self.deferring = {}, None, False
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, self._raise)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+            self.previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handle)
         return self
 
+    def _handle(self, signum, frame):
+        if self.deferring:
+            self.pending = self.pending or signum
+        else:
+            self._raise(signum)
+
     @staticmethod
-    def _raise(signum, frame):
-        raise _Terminated("SIGTERM")
+    def _raise(signum):
+        if signum == signal.SIGTERM:
+            raise _Terminated("SIGTERM")
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            self._raise(signum)
 
     def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
         return False
 
 
