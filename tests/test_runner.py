@@ -309,3 +309,15 @@ def test_memory_limit_parsing(text, expected):
 def test_bad_memory_limit_is_named(text):
     with pytest.raises(ValueError, match="COLLAPSE_MEMORY_LIMIT must be"):
         profiles.parse_bytes("COLLAPSE_MEMORY_LIMIT", text)
+
+
+def test_a_parallel_build_starts_the_longest_chapters_first(tmp_path):
+    names = ["what_is_collapse", "gmm", "vae", "markov", "language_models"]
+    assert book.start_order(names, tmp_path) == ["vae", "language_models", "gmm",
+                                                 "what_is_collapse", "markov"]
+    for name, seconds in (("markov", 50.0), ("vae", 10.0)):  # recorded times come first
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["collapse"] = {"seconds": seconds}
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    assert book.start_order(names, tmp_path) == ["markov", "vae", "language_models", "gmm",
+                                                 "what_is_collapse"]
