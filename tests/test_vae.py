@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import time
@@ -352,3 +353,45 @@ def test_a_stream_refuses_the_pool_rule_before_any_training():
     images = np.zeros((1, 8, 8, 8), dtype=np.float32)
     with pytest.raises(ValueError, match="synthetic='fixed'"):
         loop.simulate(family, images, 2, 8, np.random.default_rng(0), loop.Pool())
+
+
+def _weights_equal(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(),
+                                                  b.model.state_dict().values(), strict=True))
+
+
+def test_the_fit_cache_reads_back_the_same_network_and_misses_on_any_change(
+        tmp_path, digits, trained, monkeypatch):
+    images = digits[0][None, :96]
+    family = vae.VAE(epochs=1, batch_size=32, latent_dim=4, fit_cache=tmp_path)
+    first = family.fit(images)
+    assert len(list(tmp_path.glob("fit-*.pt"))) == 1 and not list(tmp_path.glob(".*"))
+    # The same data and settings are read back, not trained: even as another family's
+    # generation 0 (synthetic only changes what sample hands on).
+    monkeypatch.setattr(vae, "loss_terms", lambda *a: pytest.fail("trained again"))
+    for same in (family, vae.VAE(epochs=1, batch_size=32, latent_dim=4, synthetic="fixed",
+                                 fit_cache=tmp_path)):
+        again = same.fit(images)
+        assert _weights_equal(first, again) and again.bce == first.bce
+    monkeypatch.undo()
+    uncached = vae.VAE(epochs=1, batch_size=32, latent_dim=4).fit(images)
+    assert _weights_equal(first, uncached)  # the cache changes nothing but the time
+    # Other data, other settings or another previous decoder: another file.
+    family.fit(digits[0][None, 96:192])
+    vae.VAE(epochs=2, batch_size=32, latent_dim=4, fit_cache=tmp_path).fit(images)
+    stream = family.sample(first, 64, np.random.default_rng(0))
+    family.fit(stream)
+    family.fit(dataclasses.replace(stream, decoders=(trained,)))
+    assert len(list(tmp_path.glob("fit-*.pt"))) == 5
+
+
+def test_an_unreadable_fit_cache_entry_is_retrained(tmp_path, digits):
+    images = digits[0][None, :64]
+    family = vae.VAE(epochs=1, batch_size=32, latent_dim=4, fit_cache=tmp_path)
+    first = family.fit(images)
+    (entry,) = tmp_path.glob("fit-*.pt")
+    entry.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="unreadable VAE fit cache"):
+        again = family.fit(images)
+    assert _weights_equal(first, again)
+    assert entry.stat().st_size > 100  # rewritten with the good fit

@@ -36,9 +36,14 @@ uses its own ``torch.Generator``.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
 import time
+import uuid
+import warnings
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -216,6 +221,11 @@ class VAE:
     weight_decay: float = 1e-5
     synthetic: str = "stream"
     device: str = "cpu"
+    # A directory: every trained network is stored there under a content hash of its
+    # training data, its settings, the library code and torch's version, and a fit with
+    # the same hash is read back instead of trained (e.g. the generation 0 that two
+    # chains with the same real data share). None: no cache.
+    fit_cache: str | None = None
 
     def __post_init__(self):
         validate.integer("latent_dim", self.latent_dim, minimum=1)
@@ -261,6 +271,11 @@ class VAE:
             data = self.check_images(data)
         validate.integer("number of training images", data.shape[1], minimum=1)
         device = self._device()
+        cache_file = self._cache_file(data, device)
+        if cache_file is not None and cache_file.exists():
+            cached = _read_fit(cache_file)
+            if cached is not None:
+                return cached
         seed = hashing.derive_seed("vae.fit", stream.key() if stream else data)
         height, width = data.shape[2:]
         with torch.random.fork_rng(devices=[]):
@@ -294,7 +309,24 @@ class VAE:
         params.seconds = time.perf_counter() - start
         model.eval()
         params.model = model.cpu()
+        if cache_file is not None:
+            _write_fit(cache_file, params)
         return params
+
+    def _cache_file(self, data, device: torch.device) -> Path | None:
+        """Where the fit of ``data`` with these settings is stored (None: no cache)."""
+        if self.fit_cache is None:
+            return None
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                    if f.name not in ("fit_cache", "device", "synthetic")}
+        if isinstance(data, DecoderStream):  # the images are a function of these
+            content = ("stream", data.seed, tuple(data.counts), data.fixed,
+                       [p.model.state_dict() for p in data.decoders])
+        else:
+            content = ("images", data)
+        key = hashing.digest("vae.fit", settings, device.type, content, torch.__version__,
+                             hashing.source_digest("vae"))
+        return Path(self.fit_cache) / f"fit-{key}.pt"
 
     def sample(self, params: VAEParams, n: int, rng: np.random.Generator):
         """The next generation's training data from ``n`` latents ``z ~ N(0, I)``: a
@@ -340,6 +372,34 @@ class VAE:
                 "loss": np.array([params.bce[-1] + params.kl[-1]])}
 
 
+def _write_fit(path: Path, params: VAEParams) -> None:
+    """Store a trained network atomically (a per-process temporary, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = params.model
+    record = {"state": model.state_dict(), "height": model.height, "width": model.width,
+              "latent_dim": model.latent_dim, "bce": params.bce, "kl": params.kl,
+              "seconds": params.seconds}
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    try:
+        torch.save(record, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_fit(path: Path) -> VAEParams | None:
+    """A stored network, or None (with a warning) if the file cannot be read."""
+    try:
+        record = torch.load(path, weights_only=True)
+        model = ConvVAE(record["height"], record["width"], record["latent_dim"])
+        model.load_state_dict(record["state"])
+    except Exception as error:  # truncated, foreign or from another architecture
+        warnings.warn(f"ignoring unreadable VAE fit cache {path}: {error}", stacklevel=3)
+        return None
+    return VAEParams(model.eval(), list(record["bce"]), list(record["kl"]),
+                     float(record["seconds"]))
+
+
 class _FixedBatches:
     """Minibatches of a fixed training set: the images in the given slots."""
 
@@ -382,16 +442,19 @@ class _StreamBatches:
 # ------------------------------------------------------------------ the experiment
 
 
-def setup(config: dict, rng: np.random.Generator, synthetic: str | None = None):
+def setup(config: dict, rng: np.random.Generator, synthetic: str | None = None,
+          fit_cache: str | None = ".cache/vae/fits"):
     """The chapter's family and ``D_0`` from a resolved profile ``config``: the VAE family
-    with the profile's training settings (``synthetic`` overrides the profile's), and
-    ``n_train`` real images ``(1, n_train, H, W)`` drawn with ``rng``."""
+    with the profile's training settings (``synthetic`` overrides the profile's; fits
+    stored in ``fit_cache``, see :class:`VAE`), and ``n_train`` real images
+    ``(1, n_train, H, W)`` drawn with ``rng``."""
     from . import mnist
 
     family = VAE(latent_dim=config["latent_dim"], epochs=config["epochs"],
                  batch_size=config["batch_size"], learning_rate=config["learning_rate"],
                  weight_decay=config["weight_decay"],
-                 synthetic=synthetic or config["synthetic"], device=config["device"])
+                 synthetic=synthetic or config["synthetic"], device=config["device"],
+                 fit_cache=fit_cache)
     images, labels = mnist.load(config["dataset"], "train")
     real, _ = mnist.subset(images, labels, config["n_train"], rng)
     return family, real[None]
