@@ -47,6 +47,7 @@ def test_every_chapter_page_and_image_exists(smoke_book, name):
         pytest.skip("the build failed (reported by test_book_builds_with_warnings_as_errors)")
     page = html / "book" / f"{name}.html"
     assert page.exists()
+    assert "find_spec" not in page.read_text()  # the notebooks' install cell is hidden
     sources = re.findall(r'<img[^>]+src="([^"]+)"', page.read_text())
     local = [s for s in sources if not s.startswith(("http:", "https:", "data:"))]
     assert local, f"{page.name} shows no figure"

@@ -321,3 +321,14 @@ def test_a_parallel_build_starts_the_longest_chapters_first(tmp_path):
         nbformat.write(notebook, tmp_path / f"{name}.ipynb")
     assert book.start_order(names, tmp_path) == ["markov", "vae", "language_models", "gmm",
                                                  "what_is_collapse"]
+
+
+@pytest.mark.slow
+def test_executed_notebooks_start_with_a_hidden_install_cell_for_colab(fake_book):
+    (fake_book / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/someone/collapse\n  branch: notebooks\n")
+    book.execute_chapter("fake_a", "smoke", **quiet(fake_book))
+    first = nbformat.read(fake_book / "book" / "fake_a.ipynb", as_version=4).cells[0]
+    assert first.metadata["tags"] == ["remove-cell"]  # not shown on the site
+    assert '"collapse @ git+https://github.com/someone/collapse@notebooks"' in first.source
+    assert first.outputs == []  # collapse is installed here: it did nothing

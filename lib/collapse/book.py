@@ -148,6 +148,7 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
     log(f"{name}: executing ({parameters['profile']} profile"
         f"{', ' + str(overrides) if overrides else ''})")
     notebook = jupytext.read(root / "chapters" / f"{name}.md")
+    notebook.cells.insert(0, install_cell(root))
     # hidden, per-process and not a notebook suffix: jupyter-book never picks it up
     partial = output_dir / f".{name}.ipynb.{os.getpid()}-{secrets.token_hex(4)}.partial"
     try:
@@ -159,6 +160,8 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
             papermill.execute_notebook(
                 str(partial), str(partial), parameters=parameters, kernel_name="python3",
                 cwd=str(root), progress_bar=False, log_output=False,
+                # the kernel's own start-up notices (not cell output) would repeat per chapter
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         seconds = time.perf_counter() - start
         executed = nbformat.read(partial, as_version=4)
@@ -178,6 +181,33 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
         partial.unlink(missing_ok=True)
     log(f"{name}: done in {seconds:.1f} s")
     return {"chapter": name, "status": "executed", **record}
+
+
+def install_cell(root: Path):
+    """The first cell of every executed notebook, hidden on the site: where ``collapse``
+    is not installed (a notebook opened by the Colab launch button), it installs the
+    library and its pins from the repository and branch of ``_config.yml``; elsewhere
+    it does nothing."""
+    import nbformat
+
+    config = root / "_config.yml"
+    settings = (yaml.safe_load(config.read_text()) if config.exists() else None) or {}
+    repository = settings.get("repository")
+    repository = repository if isinstance(repository, dict) else {}
+    url, branch = repository.get("url"), repository.get("branch") or "main"
+    if not url:
+        source = ("# This notebook needs the book's library: `pip install -e .` in a clone of\n"
+                  "# its repository.")
+    else:
+        source = (
+            "# Opened outside the book's environment (e.g. in Colab)? Install its library\n"
+            "# and pinned dependencies first; where `collapse` is installed this does nothing.\n"
+            "import importlib.util\nimport subprocess\nimport sys\n\n"
+            f"requirement = \"collapse @ git+{url}@{branch}\"\n"
+            "if importlib.util.find_spec(\"collapse\") is None:\n"
+            "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\", "
+            "requirement], check=True)")
+    return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
 
 
 def _record(notebook: Path) -> dict | None:
