@@ -83,7 +83,8 @@ def test_failing_run_keeps_the_old_notebook_and_names_the_cell(fake_book):
     with pytest.raises(book.ChapterFailed) as failure:
         book.execute_chapter("fake_a", "quick", **quiet(fake_book, force=True))
     message = str(failure.value)
-    assert "chapter 'fake_a' failed in cell In [3]" in message  # after papermill's cell
+    # In [4]: after the hidden install cell and papermill's injected-parameters cell
+    assert "chapter 'fake_a' failed in cell In [4]" in message
     assert 'failing line 8: raise RuntimeError("deliberate failure")' in message
     assert "RuntimeError: deliberate failure" in message
     assert 'if Path("SLOW").exists():' in message  # the cell's source head
