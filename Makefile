@@ -24,12 +24,11 @@ endif
 
 .PHONY: setup book chapter html pdf pdf-only student test bench clean
 
-# --no-compile: Python compiles only the modules a run imports (a third faster install)
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --no-compile -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
 book: setup
