@@ -17,9 +17,9 @@ PROFILES = {
         mixing_generations=6, mixing_runs=1, n_jobs=1, checkpoint=False, seed=0,
     ),
     "quick": dict(
-        M=1000, separation=6.0, generations=1001, runs=4,
-        snapshots=[0, 50, 100, 150, 200, 350, 1000], mixing_generations=150, mixing_runs=2,
-        n_jobs=2, checkpoint=False, seed=0,
+        M=1000, separation=6.0, generations=601, runs=2,
+        snapshots=[0, 50, 100, 150, 200, 350, 600], mixing_generations=60, mixing_runs=2,
+        n_jobs=1, checkpoint=False, seed=0,
     ),
     "paper": dict(
         M=1000, separation=6.0, generations=2050, runs=10,
