@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import data as data_sources
 from .. import hashing, validate
-from .data import BLOCK, CACHE, text_lines, to_blocks, wikitext_lines
+from .data import BLOCK, CACHE, blocks_path, text_lines, to_blocks, wikitext_lines
 
 HUB_MODEL = "facebook/opt-125m"
 # OPT's special-token ids
@@ -69,8 +71,8 @@ class TinyOPT:
     ffn_dim: int = 512
     tokenizer_chars: int = 2_000_000  # text used to learn the BPE merges
     pretrain_steps: int = 300
-    pretrain_batch: int = 32
-    pretrain_lr: float = 1e-3
+    pretrain_batch: int = 16
+    pretrain_lr: float = 2.5e-3
 
 
 def opt_tokenizer(lines: list[str], vocab_size: int, chars: int):
@@ -168,5 +170,9 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    # the training split as this tokenizer cuts it, where load_blocks looks first
+    cached = blocks_path(str(out.resolve()), "train", BLOCK, tokenisation, drop_unk)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cached, every_block)
     (out / "done").write_text("ok\n")
     return str(out.resolve())

@@ -30,8 +30,8 @@ PROFILES = {
     ),
     "quick": dict(
         model="tiny", vocab_size=1024, hidden_size=64, layers=2, heads=4,
-        tokenizer_chars=2_000_000, pretrain_steps=1000, train_blocks=128, valid_blocks=32,
-        test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=3e-4, batch_size=16,
+        tokenizer_chars=2_000_000, pretrain_steps=400, train_blocks=64, valid_blocks=32,
+        test_blocks=64, generations=4, runs=2, epochs=[5, 10], lr=3e-4, batch_size=8,
         num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0, **_AUTHORS,
         **_OFFLINE,
     ),
