@@ -10,7 +10,7 @@ example continuation. Extra keys in the JSON: ``penalty`` (repetition penalty of
 search); everything else is a profile parameter.
 
 The rows in the file were measured with the ``quick`` profile of that time: a base
-pre-trained for 1000 steps of 32 blocks at learning rate 1e-3 (now fewer steps of 16).
+pre-trained for 1000 steps of 32 blocks at learning rate 1e-3.
 """
 
 from __future__ import annotations

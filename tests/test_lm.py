@@ -48,6 +48,20 @@ def test_authors_tokenisation_puts_bos_before_every_line_blank_ones_included(set
     np.testing.assert_array_equal(authors.ravel(), flat[: len(flat) // 8 * 8])
 
 
+def test_first_blocks_are_the_first_blocks_of_the_whole_text(setup):
+    from transformers import AutoTokenizer
+
+    from collapse.lm.data import first_blocks
+
+    tokenizer = AutoTokenizer.from_pretrained(setup.base)
+    lines = lm.wikitext_lines("validation")[:600]
+    every = lm.to_blocks(tokenizer, lines)
+    for n in (1, 37, len(every)):
+        np.testing.assert_array_equal(first_blocks(tokenizer, lines, n, chunk=50), every[:n])
+    assert len(first_blocks(tokenizer, lines, len(every) + 5, chunk=50)) == len(every)
+    np.testing.assert_array_equal(first_blocks(tokenizer, lines, 0), every)
+
+
 def test_per_sequence_perplexity_is_exp_mean_token_nll(setup):
     """Independent computation: one sequence at a time, log-softmax of the next token."""
     model = lm.load_model(setup.base)

@@ -7,11 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .. import data as data_sources
 from .. import hashing, validate
-from .data import BLOCK, CACHE, blocks_path, text_lines, to_blocks, wikitext_lines
+from .data import BLOCK, CACHE, text_lines, to_blocks, wikitext_lines
 
 HUB_MODEL = "facebook/opt-125m"
 # OPT's special-token ids
@@ -71,8 +69,8 @@ class TinyOPT:
     ffn_dim: int = 512
     tokenizer_chars: int = 2_000_000  # text used to learn the BPE merges
     pretrain_steps: int = 300
-    pretrain_batch: int = 16
-    pretrain_lr: float = 2.5e-3
+    pretrain_batch: int = 32
+    pretrain_lr: float = 1e-3
 
 
 def opt_tokenizer(lines: list[str], vocab_size: int, chars: int):
@@ -138,8 +136,8 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
               drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
-    tokenizer, pre-trained on the *second half* of the WikiText-2 training split; the
-    experiment fine-tunes on blocks from the first half. Returns the directory."""
+    tokenizer, pre-trained on the *second half* of the WikiText-2 training split's lines;
+    the experiment fine-tunes on blocks from the first half. Returns the directory."""
     import torch
 
     from .train import Training, train
@@ -154,8 +152,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     if (out / "done").exists():
         return str(out.resolve())
     tokenizer = opt_tokenizer(lines, spec.vocab_size, spec.tokenizer_chars)
-    every_block = to_blocks(tokenizer, lines, BLOCK, tokenisation)
-    blocks = every_block[len(every_block) // 2:]
+    blocks = to_blocks(tokenizer, lines[len(lines) // 2:], BLOCK, tokenisation)
     config = opt_config(len(tokenizer), spec.hidden_size, spec.layers, spec.heads, spec.ffn_dim,
                         positions=4 * BLOCK)
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
@@ -170,9 +167,5 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    # the training split as this tokenizer cuts it, where load_blocks looks first
-    cached = blocks_path(str(out.resolve()), "train", BLOCK, tokenisation, drop_unk)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cached, every_block)
     (out / "done").write_text("ok\n")
     return str(out.resolve())
