@@ -8,6 +8,9 @@ generated blocks above the 95th percentile of the real blocks' perplexity under
 generation 0 (the paper's right tail), medians, test perplexities, CPU seconds and an
 example continuation. Extra keys in the JSON: ``penalty`` (repetition penalty of beam
 search); everything else is a profile parameter.
+
+The rows in the file were measured with the ``quick`` profile of that time: a base
+pre-trained for 1000 steps of 32 blocks at learning rate 1e-3.
 """
 
 from __future__ import annotations

@@ -48,6 +48,20 @@ def test_authors_tokenisation_puts_bos_before_every_line_blank_ones_included(set
     np.testing.assert_array_equal(authors.ravel(), flat[: len(flat) // 8 * 8])
 
 
+def test_first_blocks_are_the_first_blocks_of_the_whole_text(setup):
+    from transformers import AutoTokenizer
+
+    from collapse.lm.data import first_blocks
+
+    tokenizer = AutoTokenizer.from_pretrained(setup.base)
+    lines = lm.wikitext_lines("validation")[:600]
+    every = lm.to_blocks(tokenizer, lines)
+    for n in (1, 37, len(every)):
+        np.testing.assert_array_equal(first_blocks(tokenizer, lines, n, chunk=50), every[:n])
+    assert len(first_blocks(tokenizer, lines, len(every) + 5, chunk=50)) == len(every)
+    np.testing.assert_array_equal(first_blocks(tokenizer, lines, 0), every)
+
+
 def test_per_sequence_perplexity_is_exp_mean_token_nll(setup):
     """Independent computation: one sequence at a time, log-softmax of the next token."""
     model = lm.load_model(setup.base)
@@ -140,6 +154,27 @@ def test_beam_width_one_is_greedy_decoding(setup):
                 logits[eos] = -torch.inf
                 ids = torch.cat([ids, logits.argmax().view(1, 1)], dim=1)
             np.testing.assert_array_equal(row, ids[0, len(prompt):].numpy())
+
+
+@pytest.mark.parametrize("num_beams, penalty", [(3, 1.0), (5, 2.0)])
+def test_beam_search_is_hugging_face_generate_token_for_token(setup, num_beams, penalty):
+    """The written-out beam search (prompt keys stored once, beams masked to their
+    ancestors) returns exactly what ``generate`` returns with the same settings."""
+    from collapse.lm.train import beam_search_supports
+
+    model = lm.load_model(setup.base)
+    assert beam_search_supports(model)
+    prompts = setup.train[:, :24]
+    generated = lm.continue_blocks(model, prompts, new_tokens=20, num_beams=num_beams,
+                                   repetition_penalty=penalty, batch_size=5, progress=False)
+    ids = torch.as_tensor(prompts, dtype=torch.long)
+    with torch.inference_mode():
+        expected = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+            num_beams=num_beams, max_new_tokens=20, min_new_tokens=20,
+            repetition_penalty=penalty, pad_token_id=model.config.pad_token_id,
+            eos_token_id=model.config.eos_token_id)[:, ids.shape[1]:]
+    np.testing.assert_array_equal(generated, expected.numpy())
 
 
 def test_sample_writes_one_block_per_prompt_with_beam_search(setup, tmp_path):

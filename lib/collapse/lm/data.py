@@ -57,6 +57,22 @@ def to_blocks(tokenizer, lines: list[str], block: int = BLOCK,
     return flat[:usable].reshape(-1, block)
 
 
+def first_blocks(tokenizer, lines: list[str], n: int, block: int = BLOCK,
+                 tokenisation: str = "authors", chunk: int = 1000) -> np.ndarray:
+    """``to_blocks(tokenizer, lines, block, tokenisation)[:n]`` (all blocks for ``n = 0``),
+    tokenizing only as many lines, ``chunk`` at a time, as the first ``n`` blocks need."""
+    if n == 0:
+        return to_blocks(tokenizer, lines, block, tokenisation)
+    parts, tokens = [], 0
+    for start in range(0, len(lines), chunk):
+        parts.append(to_blocks(tokenizer, lines[start:start + chunk], 1, tokenisation).ravel())
+        tokens += len(parts[-1])
+        if tokens >= n * block:
+            break
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+    return flat[: len(flat) // block * block].reshape(-1, block)[:n]
+
+
 def blocks_path(source: str, split: str, block: int, tokenisation: str,
                 drop_unk: bool = False) -> Path:
     key = hashing.digest(str(source), split, block, tokenisation, drop_unk,

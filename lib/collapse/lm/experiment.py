@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import loop, notebook, validate
-from .data import CACHE, SPLITS, load_blocks
+from .data import CACHE, SPLITS, first_blocks, load_blocks, text_lines
 from .family import KeepOriginalBatches, LanguageModel
 from .model import TinyOPT, base_model_source, load_model, tiny_base
 from .train import Training, perplexities
@@ -50,13 +50,14 @@ def tiny_spec(config: dict) -> TinyOPT:
     return TinyOPT(vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
                    layers=config["layers"], heads=config["heads"],
                    ffn_dim=4 * config["hidden_size"], tokenizer_chars=config["tokenizer_chars"],
-                   pretrain_steps=config["pretrain_steps"])
+                   pretrain_steps=config["pretrain_steps"],
+                   pretrain_batch=config["pretrain_batch"], pretrain_lr=config["pretrain_lr"])
 
 
 def prepare(config: dict, progress: bool = True) -> Setup:
     """Load (or, for ``model="tiny"``, build) the base model and cut WikiText-2 into
     64-token blocks. ``0`` blocks means the whole split. For the tiny model only the first
-    half of the training split is used (the second half pre-trained it)."""
+    half of the training split's lines is used (the second half pre-trained it)."""
     wanted = [config["train_blocks"], config["valid_blocks"], config["test_blocks"]]
     for name, n in zip(SPLITS, wanted, strict=True):
         validate.integer(f"{name}_blocks", n, minimum=0)
@@ -66,10 +67,18 @@ def prepare(config: dict, progress: bool = True) -> Setup:
     source = (tiny_base(tiny_spec(config), tokenisation=tokenisation, drop_unk=drop_unk,
                         progress=progress)
               if tiny else base_model_source(config["model"]))
-    splits = [load_blocks(source, split, tokenisation=tokenisation, drop_unk=drop_unk)
-              for split in SPLITS]
-    if tiny:
-        splits[0] = splits[0][: len(splits[0]) // 2]
+    if tiny:  # the first half of the training lines (the second pre-trained the base),
+        # tokenized only as far as the blocks asked for
+        from transformers import AutoTokenizer
+
+        lines = text_lines("train", drop_unk)
+        train = first_blocks(AutoTokenizer.from_pretrained(source), lines[: len(lines) // 2],
+                             wanted[0], tokenisation=tokenisation)
+        splits = [train] + [load_blocks(source, split, tokenisation=tokenisation,
+                                        drop_unk=drop_unk) for split in SPLITS[1:]]
+    else:
+        splits = [load_blocks(source, split, tokenisation=tokenisation, drop_unk=drop_unk)
+                  for split in SPLITS]
     for name, blocks, n in zip(SPLITS, splits, wanted, strict=True):
         if n > len(blocks):
             raise ValueError(f"{name}_blocks must be <= {len(blocks)} (the {name} split has "

@@ -136,8 +136,8 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
               drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
-    tokenizer, pre-trained on the *second half* of the WikiText-2 training split; the
-    experiment fine-tunes on blocks from the first half. Returns the directory."""
+    tokenizer, pre-trained on the *second half* of the WikiText-2 training split's lines;
+    the experiment fine-tunes on blocks from the first half. Returns the directory."""
     import torch
 
     from .train import Training, train
@@ -152,8 +152,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     if (out / "done").exists():
         return str(out.resolve())
     tokenizer = opt_tokenizer(lines, spec.vocab_size, spec.tokenizer_chars)
-    every_block = to_blocks(tokenizer, lines, BLOCK, tokenisation)
-    blocks = every_block[len(every_block) // 2:]
+    blocks = to_blocks(tokenizer, lines[len(lines) // 2:], BLOCK, tokenisation)
     config = opt_config(len(tokenizer), spec.hidden_size, spec.layers, spec.heads, spec.ffn_dim,
                         positions=4 * BLOCK)
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):

@@ -24,22 +24,23 @@ _OFFLINE = dict(drop_unk=True)
 PROFILES = {
     "smoke": dict(
         model="tiny", vocab_size=512, hidden_size=32, layers=1, heads=2, tokenizer_chars=300_000,
-        pretrain_steps=60, train_blocks=24, valid_blocks=8, test_blocks=16, generations=2,
-        runs=1, epochs=[1, 2], lr=1e-3, batch_size=8, num_beams=2, generate_batch=24,
-        repetition_penalty=2.0, seed=0, **_AUTHORS, **_OFFLINE,
+        pretrain_steps=60, pretrain_batch=32, pretrain_lr=1e-3, train_blocks=24, valid_blocks=8,
+        test_blocks=16, generations=2, runs=1, epochs=[1, 2], lr=1e-3, batch_size=8,
+        num_beams=2, generate_batch=24, repetition_penalty=2.0, seed=0, **_AUTHORS, **_OFFLINE,
     ),
     "quick": dict(
         model="tiny", vocab_size=1024, hidden_size=64, layers=2, heads=4,
-        tokenizer_chars=2_000_000, pretrain_steps=1000, train_blocks=128, valid_blocks=32,
-        test_blocks=128, generations=5, runs=2, epochs=[5, 10], lr=3e-4, batch_size=16,
-        num_beams=5, generate_batch=64, repetition_penalty=2.0, seed=0, **_AUTHORS,
-        **_OFFLINE,
+        tokenizer_chars=2_000_000, pretrain_steps=400, pretrain_batch=16, pretrain_lr=2.5e-3,
+        train_blocks=64, valid_blocks=32, test_blocks=64, generations=4, runs=2,
+        epochs=[5, 10], lr=3e-4, batch_size=8, num_beams=5, generate_batch=64,
+        repetition_penalty=2.0, seed=0, **_AUTHORS, **_OFFLINE,
     ),
     "paper": dict(
         model="facebook/opt-125m", vocab_size=0, hidden_size=0, layers=0, heads=0,
-        tokenizer_chars=0, pretrain_steps=0, train_blocks=0, valid_blocks=0, test_blocks=0,
-        generations=10, runs=5, epochs=[5, 10], lr=2e-5, batch_size=128, num_beams=5,
-        generate_batch=128, repetition_penalty=2.0, seed=0, **_AUTHORS, drop_unk=False,
+        tokenizer_chars=0, pretrain_steps=0, pretrain_batch=0, pretrain_lr=0.0, train_blocks=0,
+        valid_blocks=0, test_blocks=0, generations=10, runs=5, epochs=[5, 10], lr=2e-5,
+        batch_size=128, num_beams=5, generate_batch=128, repetition_penalty=2.0, seed=0,
+        **_AUTHORS, drop_unk=False,
     ),
 }
 
@@ -109,6 +110,8 @@ def check(config: dict) -> None:
                              f"heads ({config['heads']})")
         validate.integer("tokenizer_chars", config["tokenizer_chars"], minimum=10_000)
         validate.integer("pretrain_steps", config["pretrain_steps"], minimum=0)
+        validate.integer("pretrain_batch", config["pretrain_batch"], minimum=1)
+        validate.real("pretrain_lr", config["pretrain_lr"], 1e-7, 1.0)
     for name in ("train_blocks", "valid_blocks", "test_blocks"):
         validate.integer(name, config[name], minimum=0)
         if 0 < config[name] < 2:

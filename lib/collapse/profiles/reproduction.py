@@ -23,7 +23,7 @@ PROFILES = {
         gmm_M=1000, gmm_runs=4, gmm_generations=20, gmm_separation=6.0,
         noisy_M=20, noisy_runs=4000, noisy_generations=10, noisy_K=2.0, noisy_dim=3,
         kimura_sizes=[10, 100, 1000], fig3_M=1000, fig3_bins=80, fig3_draws=4000,
-        lm_lines=20000, lm_vocab=2000, selection_repeats=200, lm_profile="smoke",
+        lm_lines=10000, lm_vocab=2000, selection_repeats=200, lm_profile="smoke",
         lm_seeds=3,
     ),
     "paper": dict(
