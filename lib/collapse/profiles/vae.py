@@ -12,7 +12,7 @@ PROFILES = {
         device="cpu",
     ),
     "quick": dict(
-        dataset="mnist", n_train=2000, generations=5, epochs=10, batch_size=64, latent_dim=20,
+        dataset="mnist", n_train=2000, generations=5, epochs=8, batch_size=64, latent_dim=20,
         learning_rate=1e-3, weight_decay=1e-5, synthetic="stream", seed=0,
         show_generations=[0, 1, 2, 3, 4], compare_generations=3, n_eval=2000,
         classifier_train=3000, device="cpu",
