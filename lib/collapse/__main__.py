@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import data, loop, validate
+from . import data, files, loop, validate
 
 # family name -> module; each module offers ``cli_setup(runs, M, rng, **options)``
 # returning ``(family, initial_data, exact_supported)``.
@@ -311,18 +311,10 @@ def check_data(family: str) -> None:
 
 
 def write_csv(table, path: str) -> None:
-    """Write ``table`` to ``path`` atomically: a temporary file in the same folder,
-    then ``os.replace``, so a failure never leaves half a file."""
-    target = Path(path)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                       suffix=".partial")
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            table.to_csv(stream, index=False)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    """Write ``table`` to ``path`` atomically (see :func:`collapse.files.replacing`): a
+    failure never leaves half a file."""
+    with files.replacing(path) as partial, open(partial, "w", newline="") as stream:
+        table.to_csv(stream, index=False)
 
 
 # ------------------------------------------------------------------------ commands

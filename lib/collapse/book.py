@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import platform
-import secrets
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from . import profiles
+from . import files, profiles
 
 LIBRARY = Path(__file__).resolve().parent
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers")
@@ -149,36 +148,32 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
         f"{', ' + str(overrides) if overrides else ''})")
     notebook = jupytext.read(root / "chapters" / f"{name}.md")
     notebook.cells.insert(0, install_cell(root))
-    # hidden, per-process and not a notebook suffix: jupyter-book never picks it up
-    partial = output_dir / f".{name}.ipynb.{os.getpid()}-{secrets.token_hex(4)}.partial"
     try:
-        nbformat.write(notebook, partial)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not end in one of")
-            seed = _seed(name, parameters, partial)
-            start = time.perf_counter()
-            papermill.execute_notebook(
-                str(partial), str(partial), parameters=parameters, kernel_name="python3",
-                cwd=str(root), progress_bar=False, log_output=False,
-                # the kernel's own start-up notices (not cell output) would repeat per chapter
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-        seconds = time.perf_counter() - start
-        executed = nbformat.read(partial, as_version=4)
-        record = {"cache_key": key, "profile": parameters["profile"], "parameters": parameters,
-                  "seed": seed, "seconds": round(seconds, 1),
-                  "executed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                  **environment(root)}
-        executed.metadata["collapse"] = record
-        nbformat.write(executed, partial)
-        os.replace(partial, output)
+        with files.replacing(output) as partial:  # written only when every cell ran
+            nbformat.write(notebook, partial)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*does not end in one of")
+                seed = _seed(name, parameters, partial)
+                start = time.perf_counter()
+                papermill.execute_notebook(
+                    str(partial), str(partial), parameters=parameters, kernel_name="python3",
+                    cwd=str(root), progress_bar=False, log_output=False,
+                    # the kernel's start-up notices (not cell output) would repeat per chapter
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )
+            seconds = time.perf_counter() - start
+            executed = nbformat.read(partial, as_version=4)
+            record = {"cache_key": key, "profile": parameters["profile"],
+                      "parameters": parameters, "seed": seed, "seconds": round(seconds, 1),
+                      "executed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                      **environment(root)}
+            executed.metadata["collapse"] = record
+            nbformat.write(executed, partial)
     except papermill.PapermillExecutionError as error:
         raise ChapterFailed(_describe_failure(name, error)) from None
     except DeadKernelError as error:
         raise ChapterFailed(f"chapter {name!r}: the kernel died ({error}), often for want of "
                             f"memory; the previous book/{name}.ipynb is unchanged") from None
-    finally:
-        partial.unlink(missing_ok=True)
     log(f"{name}: done in {seconds:.1f} s")
     return {"chapter": name, "status": "executed", **record}
 
@@ -430,10 +425,9 @@ def write_execution_page(root: Path, output_dir: Path) -> Path:
     if details:
         lines += ["", "Package versions and device of each run:", "", *details]
     page = output_dir / "execution.md"
-    partial = output_dir / f".execution.md.{os.getpid()}-{secrets.token_hex(4)}.partial"
     output_dir.mkdir(parents=True, exist_ok=True)
-    partial.write_text("\n".join(lines) + "\n")
-    os.replace(partial, page)
+    with files.replacing(page) as partial:
+        partial.write_text("\n".join(lines) + "\n")
     return page
 
 

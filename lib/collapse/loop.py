@@ -33,7 +33,6 @@ import pickle
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from . import hashing, validate
+from . import files, hashing, validate
 
 # ------------------------------------------------------------------ the protocol
 
@@ -634,13 +633,8 @@ def _save_checkpoint(path, signature: dict[str, str], state) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of its own per process and call: two runs on one checkpoint never share a
-    # temporary; os.replace is atomic, so the file is always one complete checkpoint.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        with open(partial, "wb") as handle:
-            pickle.dump({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-                         "identity": signature, "state": state}, handle)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    # two runs on one checkpoint never share a temporary, and the file is always one
+    # complete checkpoint
+    with files.replacing(path) as partial, open(partial, "wb") as handle:
+        pickle.dump({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+                     "identity": signature, "state": state}, handle)

@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -50,7 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
-from . import hashing, notebook, validate
+from . import files, hashing, notebook, validate
 
 DEVICES = ("cpu", "cuda", "auto")
 SYNTHETIC = ("stream", "fixed")
@@ -373,18 +371,14 @@ class VAE:
 
 
 def _write_fit(path: Path, params: VAEParams) -> None:
-    """Store a trained network atomically (a per-process temporary, then a rename)."""
+    """Store a trained network atomically (see :func:`collapse.files.replacing`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     model = params.model
     record = {"state": model.state_dict(), "height": model.height, "width": model.width,
               "latent_dim": model.latent_dim, "bce": params.bce, "kl": params.kl,
               "seconds": params.seconds}
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-    try:
+    with files.replacing(path) as partial:
         torch.save(record, partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _read_fit(path: Path) -> VAEParams | None:
