@@ -113,10 +113,6 @@ def _threadpools():
     return ThreadpoolController()
 
 
-def _thread_limit():
-    return _threadpools().limit(limits=1)
-
-
 def _fit_runs(data: np.ndarray, seeds: list[int], options: dict) -> list[tuple]:
     """sklearn fits of the runs in ``data``, with BLAS/OpenMP on one thread: faster for
     1,000 points than the default thread pool, and never oversubscribed by joblib."""
@@ -127,7 +123,7 @@ def _fit_runs(data: np.ndarray, seeds: list[int], options: dict) -> list[tuple]:
     fitted = []
     # the options are checked by GMM; skipping sklearn's re-checks saves ~10% per fit
     fast = sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
-    with _thread_limit(), fast, warnings.catch_warnings():
+    with _threadpools().limit(limits=1), fast, warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in `converged`
         for run, seed in zip(data, seeds, strict=True):
             model = GaussianMixture(covariance_type="full", random_state=seed, **options)

@@ -195,13 +195,11 @@ class BigramLM:
                 previous = current[chained]
                 before = row_before[previous]
                 target = before + rng.random(len(chained)) * (row_upper[previous] - before)
-                # the pair whose count interval holds the target: the needles searched
-                # in sorted order (see `search`), and the next words read in that order
-                order = np.argsort(target)
-                picked = np.minimum(np.searchsorted(counts.cumulative, target[order],
-                                                    side="right"), row_last[previous[order]])
+                # the pair whose count interval holds the target
+                picked = np.minimum(search(counts.cumulative, target, side="right"),
+                                    row_last[previous])
                 following = np.empty(n, dtype=np.int64)
-                following[chained[order]] = next_word[picked]
+                following[chained] = next_word[picked]
                 backoff = np.flatnonzero(~use_bigram)
                 following[backoff] = unigram_draw(len(backoff))
                 current = following
