@@ -166,6 +166,8 @@ def test_bad_input_is_rejected_before_training(digits):
         vae.VAE(device="tpu")
     with pytest.raises(ValueError, match="synthetic must be one of"):
         vae.VAE(synthetic="decoded")
+    with pytest.raises(ValueError, match="fit_cache must be a directory path or None"):
+        vae.VAE(fit_cache=3)
     family = vae.VAE(epochs=1)
     with pytest.raises(ValueError, match=r"shape \(1, n, H, W\)"):
         family.fit(digits[0])

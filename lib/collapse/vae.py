@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -223,7 +224,7 @@ class VAE:
     # training data, its settings, the library code and torch's version, and a fit with
     # the same hash is read back instead of trained (e.g. the generation 0 that two
     # chains with the same real data share). None: no cache.
-    fit_cache: str | None = None
+    fit_cache: str | os.PathLike | None = None
 
     def __post_init__(self):
         validate.integer("latent_dim", self.latent_dim, minimum=1)
@@ -233,6 +234,9 @@ class VAE:
         validate.real("weight_decay", self.weight_decay, low=0.0)
         validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
+        if self.fit_cache is not None and not isinstance(self.fit_cache, (str, os.PathLike)):
+            raise ValueError(f"fit_cache must be a directory path or None, got "
+                             f"{self.fit_cache!r}")
 
     def check_mixing(self, mixing) -> None:
         """Called by ``loop.simulate`` before any compute: a stream cannot be pooled."""
