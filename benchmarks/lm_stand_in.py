@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from collapse import lm, loop, profiles
+from collapse import loop
+from collapse.book import settings
+from collapse.book.chapters import language_models as lm_chapter
 
 OUT = Path(__file__).with_name("lm_stand_in.csv")
 GENERATIONS = 3
@@ -34,25 +36,25 @@ GENERATIONS = 3
 def main() -> None:
     name, overrides = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
     penalty = overrides.pop("penalty", 1.0)
-    config = profiles.resolve("language_models", "quick", generations=GENERATIONS, runs=1,
+    config = settings.resolve("language_models", "quick", generations=GENERATIONS, runs=1,
                               train_blocks=96, **overrides)
     here, start = os.getcwd(), time.process_time()
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)  # a fresh cache: each variant pre-trains its own base
         try:
-            setup = lm.prepare(config, progress=False)
-            family, mixing = lm.regime(setup, config, "no original data", 0)
+            setup = lm_chapter.prepare(config, progress=False)
+            family, mixing = lm_chapter.regime(setup, config, "no original data", 0)
             family.repetition_penalty = penalty
             history = loop.simulate(family, setup.train[None], GENERATIONS, len(setup.train),
                                     np.random.default_rng(0), mixing, keep=range(GENERATIONS))
-            result = lm.summarise([history])
+            result = lm_chapter.regime_tables([history])
             from transformers import AutoTokenizer
 
             example = AutoTokenizer.from_pretrained(setup.base).decode(result["data"][0][2][5])
         finally:
             os.chdir(here)
     per_sequence, table = result["perplexities"], result["table"]
-    tail = lm.tail_share(per_sequence)
+    tail = lm_chapter.tail_share(per_sequence)
     median = per_sequence.groupby("generation").perplexity.median()
     row = {"variant": name, "settings": json.dumps({**overrides, "penalty": penalty}),
            **{f"tail_g{g}": round(float(tail[g]), 3) for g in range(GENERATIONS)},

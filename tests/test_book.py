@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from collapse import book
+from collapse.book import runner as book
 
 CHAPTERS = book.chapter_names(ROOT)
 pytestmark = pytest.mark.slow

@@ -11,7 +11,8 @@ import jupytext
 import pytest
 from conftest import ROOT
 
-from collapse import book, profiles
+from collapse.book import runner as book
+from collapse.book import settings
 
 CHAPTERS = book.chapter_names(ROOT)
 
@@ -26,11 +27,11 @@ def parameters_cell(name):
     return found[0].source
 
 
-@pytest.mark.parametrize("name", [n for n in CHAPTERS if n in profiles.chapters()])
+@pytest.mark.parametrize("name", [n for n in CHAPTERS if n in settings.chapters()])
 def test_parameters_cell_shows_the_quick_profile(name):
     namespace = {}
     exec(compile(ast.parse(parameters_cell(name)), name, "exec"), namespace)
-    quick = profiles.defaults(name, "quick")
+    quick = settings.defaults(name, "quick")
     assert namespace.get("profile") == "quick"
     for key, value in quick.items():
         assert key in namespace, f"{name}: parameter {key!r} missing from the parameters cell"

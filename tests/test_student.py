@@ -10,7 +10,8 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from collapse import book, student
+from collapse.book import runner as book
+from collapse.book import student
 
 CHAPTERS = book.chapter_names(ROOT)
 SOLUTION_TEXT = re.compile(r"\{solution(-start|-end)?\}")

@@ -24,7 +24,7 @@ import nbformat
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from . import book, student
+from . import runner, student
 
 STUDENT = "_static/student"
 CSS_FILE = "collapse-site.css"
@@ -50,8 +50,8 @@ def chapter_sources(confdir: str) -> dict[str, Path]:
     """``{name: chapters/<name>.md}`` in toc order. The sources are looked up next to the
     book's configuration, else in the repository of an editable install (a scratch copy
     of the book, such as the tests build, holds only the executed notebooks)."""
-    for root in (Path(confdir), book.LIBRARY.parents[1]):
-        names = book.chapter_names(root) if (root / "_toc.yml").exists() else []
+    for root in (Path(confdir), runner.LIBRARY.parents[1]):
+        names = runner.chapter_names(root) if (root / "_toc.yml").exists() else []
         if names:
             return {n: root / "chapters" / f"{n}.md" for n in names}
     return {}

@@ -95,10 +95,10 @@ def write_student_versions(out: Path, root: Path | None = None,
     import jupytext
     import nbformat
 
-    from . import book
+    from . import runner
 
-    root = book.project_root(root)
-    names = chapters or book.chapter_names(root)
+    root = runner.project_root(root)
+    names = chapters or runner.chapter_names(root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []

@@ -30,9 +30,11 @@ from pathlib import Path
 
 import yaml
 
-from . import files, profiles
+from collapse import files, hashing
 
-LIBRARY = Path(__file__).resolve().parent
+from . import memory, settings
+
+LIBRARY = Path(hashing.LIBRARY)
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers")
 # Start order of a parallel build when no earlier run recorded the chapters' times: the
 # slowest chapters at the quick profile first, so that they do not finish last alone.
@@ -91,9 +93,7 @@ def cache_key(root: Path, name: str, parameters: dict) -> str:
     """Hash of the chapter source, every library source file and the parameters."""
     digest = hashlib.sha256()
     digest.update((root / "chapters" / f"{name}.md").read_bytes())
-    for path in sorted(LIBRARY.rglob("*.py")):
-        digest.update(path.relative_to(LIBRARY).as_posix().encode())
-        digest.update(path.read_bytes())
+    digest.update(hashing.code_digest(LIBRARY).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -102,9 +102,9 @@ def _prepare(name: str, profile: str, overrides: dict, root: Path) -> tuple[dict
     """Check the chapter, profile and overrides; return the parameters and the estimated
     peak memory (0 when the chapter has no estimate). Raises before any compute."""
     check_chapter_name(name, chapter_names(root))
-    if name in profiles.chapters():
-        config = profiles.resolve(name, profile, **overrides)
-        peak = profiles.check_memory(name, config)
+    if name in settings.chapters():
+        config = settings.resolve(name, profile, **overrides)
+        peak = memory.check_chapter(name, config)
     elif overrides:
         raise ValueError(f"chapter {name!r} has no parameters to override")
     else:
@@ -222,10 +222,8 @@ def _seed(name: str, parameters: dict, notebook: Path):
 
     if "seed" in parameters:
         return parameters["seed"]
-    if name in profiles.chapters():
-        profile = profiles.defaults(name, parameters["profile"])
-        if profile.get("seed") is not None:
-            return profile["seed"]
+    if name in settings.chapters():
+        return settings.resolve(name, parameters["profile"]).seed
     default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
     try:
         return int(default)
@@ -370,7 +368,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
                 log(f"{name}: FAILED")
             write_execution_page(root, output_dir)
     else:
-        budget = profiles.available_memory()
+        budget = memory.available()
         waiting, running = start_order(names, output_dir), {}
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(names) or 1))
         with ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1)) as pool:
