@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from collapse.book import memory, settings
+from collapse.book import memory, records, settings
 from collapse.book import runner as book
 
 FAKE_CHAPTER = textwrap.dedent('''\
@@ -175,7 +175,7 @@ def test_execution_page_after_a_single_chapter_run_lists_every_executed_chapter(
 
 
 def test_commit_is_short_hash_with_dirty_flag(tmp_path):
-    assert book.git_commit(tmp_path) == "unknown"
+    assert records.git_commit(tmp_path) == "unknown"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
     subprocess.run([*git, "init", "-q"], check=True)
     (tmp_path / "a.txt").write_text("a")
@@ -183,9 +183,9 @@ def test_commit_is_short_hash_with_dirty_flag(tmp_path):
     subprocess.run([*git, "commit", "-qm", "a"], check=True)
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()
-    assert book.git_commit(tmp_path) == head
+    assert records.git_commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("changed")
-    assert book.git_commit(tmp_path) == head + "+dirty"
+    assert records.git_commit(tmp_path) == head + "+dirty"
 
 
 @pytest.mark.slow

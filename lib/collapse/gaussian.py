@@ -19,8 +19,7 @@ import numpy as np
 
 from . import linalg, validate
 from .loop import ExactFamily
-
-ESTIMATORS = ("unbiased", "mle")
+from .theory import ESTIMATORS
 
 
 @dataclass

@@ -144,21 +144,11 @@ def _check(family, mixing, generations, rng, exact, initial_data, sample_size, k
     return sizes, keep
 
 
-def simulate(
-    family: Family,
-    initial_data,
-    generations: int,
-    sample_size,
-    rng: np.random.Generator,
-    mixing: MixingRule | None = None,
-    *,
-    exact: bool = False,
-    metrics: dict[str, Callable] | None = None,
-    keep: Sequence[int] = (),
-    checkpoint: str | os.PathLike | None = None,
-    checkpoint_seconds: float = 10.0,
-    progress: bool = False,
-) -> History:
+def simulate(family: Family, initial_data, generations: int, sample_size,
+             rng: np.random.Generator, mixing: MixingRule | None = None, *, exact: bool = False,
+             metrics: dict[str, Callable] | None = None, keep: Sequence[int] = (),
+             checkpoint: str | os.PathLike | None = None, checkpoint_seconds: float = 10.0,
+             progress: bool = False) -> History:
     """Run "fit → sample → mix" for ``generations`` generations ``G`` (paper Fig 2, §4):
     rows ``g = 0 … G-1``, with ``D_0 = initial_data`` (``(runs, M_0, ...)``, or its
     sufficient statistics with ``exact=True``: then statistics are drawn instead of
@@ -176,11 +166,10 @@ def simulate(
     sizes, keep = _check(family, mixing, generations, rng, exact, initial_data, sample_size,
                          keep)
     metrics = dict(metrics or {})
+    data, fit, draw, join = initial_data, family.fit, family.sample, mixing_rules.join
     if exact:
         data = initial_data if hasattr(initial_data, "n") else family.summarize(initial_data)
         fit, draw, join = family.fit_statistics, family.sample_statistics, family.combine
-    else:
-        data, fit, draw, join = initial_data, family.fit, family.sample, mixing_rules.join
 
     signature = checkpoints.fingerprint(family, initial_data, rng, sizes, mixing, exact,
                                         metrics, keep)
@@ -193,9 +182,8 @@ def simulate(
         rng.bit_generator.state = state["rng"]
 
     bar = None
-    if progress:
-        from tqdm.std import tqdm  # a text bar: no ipywidgets needed in notebooks
-
+    if progress:  # a text bar: no ipywidgets needed in notebooks
+        from tqdm.std import tqdm
         bar = tqdm(total=generations, initial=state["generation"], desc="generations")
     runs, last_save, committing = _runs_of(data), time.monotonic(), False
     try:

@@ -64,6 +64,9 @@ class ChapterSettings:
     def names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
+    def _repr_pretty_(self, printer, cycle):  # shown in a notebook as the dict of its values
+        printer.pretty(self.as_dict())
+
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.names()}
 
