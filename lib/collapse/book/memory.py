@@ -83,10 +83,10 @@ def check_chapter(chapter: str, settings) -> int:
     """Refuse, naming the parameter to lower, a chapter run whose estimated peak memory
     (``settings.peak_memory()``) exceeds the memory available; return the estimate in
     bytes (0 when the chapter has none)."""
-    estimate = getattr(settings, "peak_memory", None)
+    estimate = settings.peak_memory()
     if estimate is None:
         return 0
-    peak, parameter = estimate()
+    peak, parameter = estimate
     limit = available()
     if peak > limit:
         source = MEMORY_LIMIT if os.environ.get(MEMORY_LIMIT) else "MemAvailable"

@@ -52,6 +52,10 @@ class ChapterSettings:
     def check(self) -> None:
         """Range checks of the chapter's values (raise naming the parameter)."""
 
+    def peak_memory(self) -> tuple[int, str] | None:
+        """Estimated peak memory in bytes and the parameter to lower (None: no estimate)."""
+        return None
+
     def __getitem__(self, name: str):
         if name not in self.names():
             raise KeyError(name)
@@ -66,6 +70,12 @@ class ChapterSettings:
 
     def _repr_pretty_(self, printer, cycle):  # shown in a notebook as the dict of its values
         printer.pretty(self.as_dict())
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # IPython takes the first of _repr_pretty_ and __repr__ along the MRO, and the
+        # dataclass decorator gives every subclass a __repr__ of its own
+        cls._repr_pretty_ = ChapterSettings._repr_pretty_
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.names()}
