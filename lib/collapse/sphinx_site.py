@@ -20,11 +20,10 @@ import functools
 import re
 from pathlib import Path
 
-import nbformat
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from . import book, student
+from . import book, export
 
 STUDENT = "_static/student"
 CSS_FILE = "collapse-site.css"
@@ -121,11 +120,11 @@ def _write_files(app, exception):
     (out / STUDENT).mkdir(parents=True, exist_ok=True)
     (out / "_sources" / "book").mkdir(parents=True, exist_ok=True)
     for name, source in sources.items():
-        text = source.read_text()
-        (out / "_sources" / "book" / f"{name}.md").write_text(text)
-        stripped = student.strip_solutions(text)
-        (out / STUDENT / f"{name}.md").write_text(stripped)
-        nbformat.write(student.student_notebook(stripped), out / STUDENT / f"{name}.ipynb")
+        (out / "_sources" / "book" / f"{name}.md").write_text(source.read_text())
+    # the notebooks people download or launch: plain Markdown (collapse.export)
+    notebooks = export.Book.load(Path(app.confdir), sources)
+    export.write_student(out / STUDENT, notebooks)
+    export.write_executed(Path(app.srcdir) / "book", out / "_sources" / "book", notebooks)
 
 
 def _singlehtml_support(app):
