@@ -541,10 +541,20 @@ def student_notebook(text: str, book: Book, name: str):
     return notebook
 
 
+CODE_BLOCK = re.compile(r"^(?P<fence>`{3,}|~{3,})(?!\{)[^\n]*\n.*?^(?P=fence)\s*$",
+                        flags=re.MULTILINE | re.DOTALL)
+CODE_SPAN = re.compile(r"(?<![`}])`[^`\n]+`")
+
+
 def myst_left(notebook) -> list[str]:
-    """The MyST roles, directives and targets left in a notebook's Markdown cells."""
-    return [m[0] for cell in notebook.cells if cell.cell_type == "markdown"
-            for m in MYST_MARKERS.finditer(cell.source)]
+    """The MyST roles, directives and targets left in a notebook's Markdown cells (code
+    blocks and code spans, which show their text as it is, aside)."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            text = CODE_SPAN.sub("", CODE_BLOCK.sub("", cell.source))
+            found += [m[0] for m in MYST_MARKERS.finditer(text)]
+    return found
 
 
 def write_student(out: Path, book: Book, chapters: list[str] | None = None) -> list[Path]:

@@ -1,16 +1,17 @@
 """Sphinx extension: the book's publishing features on top of sphinx-book-theme.
 
-- every chapter page's download menu offers, beside the executed ``.ipynb``, the
-  chapter's source ``.md`` (jupytext MyST) and the student versions (solutions removed,
-  ``collapse.student``) as ``.ipynb`` and ``.md``;
+- every chapter page's download menu offers, beside the executed ``.ipynb`` (replaced
+  by its plain-Markdown export, ``collapse.export``), the chapter's source ``.md``
+  (jupytext MyST) and the student versions (``collapse.export``: solutions removed, plain
+  Markdown) as ``.ipynb`` and ``.md``;
 - the ``student-downloads`` directive lists every chapter's student files in
   table-of-contents order (used on the landing page);
 - ``{{ repository_url }}`` is the one repository setting of ``_config.yml``
-  (``repository: url:``) as a MyST substitution;
+  (``repository: url:``) as a MyST substitution, ``{{ repository_link }}`` the same as a link;
 - wide display equations scroll horizontally with a visible scrollbar instead of being
   clipped at the column edge.
 
-The files are written into the built site: ``_sources/book/<name>.md`` and
+The files are written into the built site: ``_sources/book/<name>.{ipynb,md}`` and
 ``_static/student/<name>.{ipynb,md}``.
 """
 
@@ -107,7 +108,8 @@ class StudentDownloads(SphinxDirective):
 
 def _substitutions(app, config):
     url = config.html_theme_options.get("repository_url", "")
-    config.myst_substitutions = {"repository_url": url, **(config.myst_substitutions or {})}
+    config.myst_substitutions = {"repository_url": url, "repository_link": f"[{url}]({url})",
+                                 **(config.myst_substitutions or {})}
 
 
 def _write_files(app, exception):
