@@ -510,9 +510,9 @@ def student_notebook(text: str, book: Book, name: str):
                 cells.append(cell)
                 continue
             answer()
-            if re.search(r"^from myst_nb import glue\s*$", cell.source, flags=re.M):
+            if re.search(r"^from myst_nb import glue[ \t]*$", cell.source, flags=re.M):
                 uses_glue = True
-                cell.source = re.sub(r"^from myst_nb import glue\s*\n?", "", cell.source,
+                cell.source = re.sub(r"^from myst_nb import glue[ \t]*(\n|$)", "", cell.source,
                                      flags=re.M)
             cells.append(cell)
             caption = _caption_cell(cell, converter)
