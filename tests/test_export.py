@@ -180,7 +180,8 @@ def test_student_export_names_the_numbers_and_leaves_cells_for_answers(tiny):
     assert "Done." not in "\n".join(sources)  # the solution is gone
     markdown = "\n\n".join(c.source for c in out.cells if c.cell_type == "markdown")
     assert "Of `runs` runs, `share` collapsed" in markdown
-    assert "**Student version.**" in sources[2] and "`runs`" in sources[2]
+    assert sources[1].startswith("# A chapter\n\n> **Student version.**")
+    assert "(like `runs`)" in sources[1]
     stub = sources.index("# write the thing")
     assert out.cells[stub].metadata["tags"] == ["student-answer"]  # shown to the student
     assert sources[stub - 1].endswith("Do it.")

@@ -470,7 +470,8 @@ STUDENT_NOTE = """\
 > that says what to write and a Markdown cell for your answer. Where the book's text
 > quotes a number computed by this notebook, it names it instead (like `{example}`);
 > run the notebook and the cell that computes each number prints it with its name.
-> Figure and exercise numbers are the site's: [{title}]({url})."""
+> Figure and exercise numbers are those of the chapter's page on the book's site:
+> [{title}]({url})."""
 
 GLUE_HELPER = """\
 # The book writes the numbers its cells compute into the text (myst-nb's glue). Here
@@ -511,6 +512,8 @@ def student_notebook(text: str, book: Book, name: str):
                 continue
             answer()
             if re.search(r"^from myst_nb import glue[ \t]*$", cell.source, flags=re.M):
+                if not uses_glue:  # a glue that prints, defined where the chapter imports it
+                    cells.append(nbformat.v4.new_code_cell(GLUE_HELPER))
                 uses_glue = True
                 cell.source = re.sub(r"^from myst_nb import glue[ \t]*(\n|$)", "", cell.source,
                                      flags=re.M)
@@ -528,13 +531,15 @@ def student_notebook(text: str, book: Book, name: str):
             label = directive_options(options.splitlines()).get("label", "")
             pending = converter.exercise_title(label, args.strip())
     answer()
-    if uses_glue:
-        cells.insert(0, nbformat.v4.new_code_cell(GLUE_HELPER))
     title = book.titles.get(name, name)
     note = STUDENT_NOTE.format(example=examples[0] if examples else "name", title=title,
                                url=book.url(name))
-    first_markdown = next((i for i, c in enumerate(cells) if c.cell_type == "markdown"), 0)
-    cells.insert(first_markdown + 1, nbformat.v4.new_markdown_cell(note))
+    first = next((c for c in cells if c.cell_type == "markdown"), None)
+    if first is not None and first.source.startswith("# "):  # right under the title
+        heading, _, rest = first.source.partition("\n")
+        first.source = f"{heading}\n\n{note}\n\n{rest.lstrip()}".rstrip()
+    else:
+        cells.insert(0, nbformat.v4.new_markdown_cell(note))
     notebook.cells = cells
     _install_first(notebook, book.root)
     notebook.metadata.pop("jupytext", None)
