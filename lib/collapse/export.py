@@ -43,13 +43,10 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})")
 ROLE = re.compile(r"\{(?P<name>[a-zA-Z][\w:-]*)\}`(?P<content>[^`]+)`")
 EXERCISE = re.compile(r"^(?:`{3,}|:{3,})\{exercise(?:-start)?\}\s*(.*)\n((?:\s*:[\w-]+:.*\n)*)",
                       flags=re.MULTILINE)  # an exercise's title and options
-TARGET = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$")
+TARGET = re.compile(r"^\((?P<label>[^()\s]+)\)=\s*$", flags=re.MULTILINE)
 SUBSTITUTION = re.compile(r"\{\{\s*(?P<name>\w+)\s*\}\}")
 ADMONITIONS = {"note", "warning", "tip", "important", "hint", "seealso", "attention",
                "caution", "danger", "error", "admonition", "dropdown"}
-# What an unknown MyST role or directive looks like in Markdown (the tests' check too).
-MYST_MARKERS = re.compile(r"\{[a-zA-Z][\w:-]*\}`|^\s*(?:`{3,}|:{3,})\{|^\([^()\s]+\)=\s*$",
-                          flags=re.MULTILINE)
 
 
 def make_id(label: str) -> str:
@@ -546,9 +543,35 @@ def student_notebook(text: str, book: Book, name: str):
     return notebook
 
 
-CODE_BLOCK = re.compile(r"^(?P<fence>`{3,}|~{3,})(?!\{)[^\n]*\n.*?^(?P=fence)\s*$",
-                        flags=re.MULTILINE | re.DOTALL)
-CODE_SPAN = re.compile(r"(?<![`}])`[^`\n]+`")
+# left to right: a role (a name in braces, then a code span) or a plain code span
+SPAN = re.compile(r"(?P<role>\{[a-zA-Z][\w:-]*\})?(?P<ticks>`+)(?P<code>.+?)(?P=ticks)",
+                  flags=re.DOTALL)
+
+
+def _directives_and_prose(text: str) -> tuple[list[str], str]:
+    """The directive openings of a Markdown text, and its text less code blocks (whose
+    content shows as it is); a directive's content is prose."""
+    lines, directives, prose, open_fences, index = text.splitlines(), [], [], [], 0
+    while index < len(lines):
+        line = lines[index]
+        fence = re.match(r"^\s*(`{3,}|~{3,}|:{3,})(.*)$", line)
+        if fence:
+            marks, info = fence[1], fence[2].strip()
+            if open_fences and not info and marks[0] == open_fences[-1][0] and \
+                    len(marks) >= len(open_fences[-1]):
+                open_fences.pop()  # a directive closes
+            elif info.startswith("{"):
+                directives.append(line.strip())
+                open_fences.append(marks)
+            elif marks[0] != ":":  # a code block: skipped to its closing fence
+                index = _directive_end(lines, index, marks)
+            else:
+                prose.append(line)
+            index += 1
+            continue
+        prose.append(line)
+        index += 1
+    return directives, "\n".join(prose)
 
 
 def myst_left(notebook) -> list[str]:
@@ -557,8 +580,10 @@ def myst_left(notebook) -> list[str]:
     found = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
-            text = CODE_SPAN.sub("", CODE_BLOCK.sub("", cell.source))
-            found += [m[0] for m in MYST_MARKERS.finditer(text)]
+            directives, prose = _directives_and_prose(cell.source)
+            found += directives
+            found += [m[0] for m in TARGET.finditer(prose)]
+            found += [m["role"] + "`" for m in SPAN.finditer(prose) if m["role"]]
     return found
 
 
