@@ -8,6 +8,7 @@ every figure as an image in headless Chromium."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -160,9 +161,8 @@ def test_numbers_in_the_notebooks_are_the_sites(html):
 
 def chromium():
     for candidate in ("chromium", "chromium-browser", "google-chrome"):
-        found = subprocess.run(["which", candidate], capture_output=True, text=True).stdout
-        if found.strip():
-            return found.strip()
+        if shutil.which(candidate):
+            return shutil.which(candidate)
     if os.environ.get("COLLAPSE_REQUIRE_CHROMIUM"):
         pytest.fail("Chromium is required (COLLAPSE_REQUIRE_CHROMIUM) but not installed")
     pytest.skip("Chromium is not installed (apt-get install chromium)")

@@ -404,9 +404,9 @@ def _tags(cell) -> list[str]:
 
 def _install_first(notebook, root: Path) -> None:
     """The install cell first, shown (the site hides it)."""
-    cells = [c for c in notebook.cells if not (c.cell_type == "code" and
-                                               "find_spec(\"collapse\")" in c.source)]
     install = _book.install_cell(root)
+    cells = [c for c in notebook.cells if not (c.cell_type == "code" and (
+        c.source == install.source or "find_spec(\"collapse\")" in c.source))]
     install.metadata.pop("tags", None)
     notebook.cells = [install, *cells]
 
