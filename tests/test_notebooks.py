@@ -85,8 +85,7 @@ def plain_runs(html, tmp_path_factory):
     of the site, two at a time, the slowest chapters first; the downloaded notebooks run
     with the profile they were executed with (smoke), the student ones with smoke."""
     cwd = tmp_path_factory.mktemp("plain-kernel")
-    first = [n for n in book.SLOWEST_FIRST if n in CHAPTERS]
-    order = first + [n for n in CHAPTERS if n not in first]
+    order = book.start_order(CHAPTERS, html.parents[1] / "book")  # by their smoke run times
     jobs = [(kind, name) for name in order for kind in ("executed", "student")]
     paths = {("executed", n): downloaded(html, n) for n in CHAPTERS} | \
         {("student", n): student(html, n) for n in CHAPTERS}
