@@ -3,7 +3,8 @@
     COLLAPSE_DATA_DIR=../shared/data python benchmarks/lm_stand_in.py NAME '{"hidden_size": 128}'
 
 Runs one variant of the ``quick`` profile (96 training blocks, 3 generations, one run,
-no original data) and appends one row to ``benchmarks/lm_stand_in.csv``: the share of
+no original data) and appends one row to ``lib/collapse/book/chapters/lm_stand_in.csv`` (shipped
+with the library, so the language-model chapter reads it wherever it runs): the share of
 generated blocks above the 95th percentile of the real blocks' perplexity under
 generation 0 (the paper's right tail), medians, test perplexities, CPU seconds and an
 example continuation. Extra keys in the JSON: ``penalty`` (repetition penalty of beam
@@ -29,7 +30,8 @@ from collapse import loop
 from collapse.book import settings
 from collapse.book.chapters import language_models as lm_chapter
 
-OUT = Path(__file__).with_name("lm_stand_in.csv")
+OUT = (Path(__file__).resolve().parents[1] / "lib" / "collapse" / "book" / "chapters"
+       / "lm_stand_in.csv")
 GENERATIONS = 3
 
 
