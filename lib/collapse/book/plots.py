@@ -1,23 +1,84 @@
-"""Plot helpers shared by the chapters: one style, bands over runs, theory overlays."""
+"""Plot helpers shared by the chapters: one style, readable at the page's width, bands over
+runs, and the book's number format for tables."""
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
+
+# The text column of a chapter page at a 1280-px-wide window is about 700 px; a figure is
+# shown at most that wide. Text drawn at TEXT_POINTS on a figure COLUMN_INCHES wide (at
+# 100 dpi) is TEXT_POINTS · 100/72 px on the page; a wider figure is shrunk to the column,
+# so its text is enlarged in proportion (see readable()).
+COLUMN_INCHES = 7.0
+TEXT_POINTS = 10.0
+SIGNIFICANT_DIGITS = 4  # numbers in tables: four significant digits unless a chapter rounds
 
 
 def use_book_style() -> None:
-    """The book's figure style (call once at the top of a chapter)."""
+    """The book's figure and table style (call once at the top of a chapter): seaborn's
+    colour-blind palette, every figure made readable at the page's width when it is shown
+    (:func:`readable`), and tables that print numbers to four significant digits and
+    never cut a cell short."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (8, 4.5),
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 4),
                          "axes.titlesize": "medium"})
-    try:  # crisp PNGs in the executed notebooks (the book shows them as images)
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.float_format", number)
+    try:  # crisp PNGs in notebooks, every figure made readable first
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         set_matplotlib_formats("png")
+        shell = get_ipython()
+        if shell is not None:
+            png = shell.display_formatter.formatters["image/png"]
+            draw = png.lookup_by_type(Figure)
+            png.for_type(Figure, lambda fig: draw(readable(fig)))
     except ImportError:  # outside a notebook
         pass
+
+
+def readable(fig):
+    """Enlarge the text of a figure wider than the page's column so that, shrunk to the
+    column, no tick label, legend or title is smaller than ``TEXT_POINTS`` on a figure
+    of the column's width; then lay it out again. Returns ``fig``."""
+    scale = max(1.0, fig.get_figwidth() / COLUMN_INCHES)
+    smallest = TEXT_POINTS * scale
+    for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize")
+                            and hasattr(artist, "get_text")):
+        if text.get_text() and text.get_fontsize() < smallest:
+            text.set_fontsize(smallest)
+    if scale > 1:
+        for ax in fig.axes:
+            ax.tick_params(labelsize=smallest)
+        with warnings.catch_warnings():  # a figure whose layout tight_layout cannot improve
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    return fig
+
+
+def number(value) -> str:
+    """A table's number: integers with thousands separators, other numbers to
+    ``SIGNIFICANT_DIGITS`` significant digits (no float noise such as 146.800003),
+    scientific only below 1e-4 or from 1e7, and "—" for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    magnitude = abs(value)
+    if magnitude < 1e-4 or magnitude >= 1e7:
+        mantissa, exponent = f"{value:.{SIGNIFICANT_DIGITS - 1}e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+    decimals = max(0, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(magnitude)))
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def band(ax, x, values, label=None, color=None, quantiles=(0.05, 0.95), center="median",
