@@ -30,19 +30,33 @@ def use_book_style() -> None:
                          "axes.titlesize": "medium"})
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.float_format", number)
-    try:  # crisp PNGs in notebooks, every figure made readable first
+    try:  # PNGs in notebooks, every figure made readable first
         from IPython import get_ipython
         from matplotlib.figure import Figure
-        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # outside IPython
+        return
+    shell = get_ipython()
+    if shell is not None:
+        for formatter in shell.display_formatter.formatters.values():
+            formatter.pop(Figure, None)
+        shell.display_formatter.formatters["image/png"].for_type(Figure, png)
 
-        set_matplotlib_formats("png")
-        shell = get_ipython()
-        if shell is not None:
-            png = shell.display_formatter.formatters["image/png"]
-            draw = png.lookup_by_type(Figure)
-            png.for_type(Figure, lambda fig: draw(readable(fig)))
-    except ImportError:  # outside a notebook
-        pass
+
+def png(fig) -> bytes:
+    """The figure as the book shows it: :func:`readable`, then a PNG (100 dpi, tight
+    bounding box) that records its smallest text size in points (``Smallest-Text-Pt``),
+    so a test can check how large that text is on the page."""
+    from IPython.core.pylabtools import print_figure
+
+    smallest = smallest_text(readable(fig))
+    return print_figure(fig, "png", base64=True, metadata={"Smallest-Text-Pt": f"{smallest:g}"})
+
+
+def smallest_text(fig) -> float:
+    """The size in points of the smallest non-empty text of ``fig`` (tick labels included)."""
+    fig.canvas.draw()  # ticks and their labels exist once drawn
+    sizes = [text.get_fontsize() for text in _texts(fig)]
+    return min(sizes) if sizes else TEXT_POINTS
 
 
 def readable(fig):
@@ -51,9 +65,8 @@ def readable(fig):
     of the column's width; then lay it out again. Returns ``fig``."""
     scale = max(1.0, fig.get_figwidth() / COLUMN_INCHES)
     smallest = TEXT_POINTS * scale
-    for text in fig.findobj(lambda artist: hasattr(artist, "get_fontsize")
-                            and hasattr(artist, "get_text")):
-        if text.get_text() and text.get_fontsize() < smallest:
+    for text in _texts(fig):
+        if text.get_fontsize() < smallest:
             text.set_fontsize(smallest)
     if scale > 1:
         for ax in fig.axes:
@@ -62,6 +75,14 @@ def readable(fig):
             warnings.simplefilter("ignore")
             fig.tight_layout()
     return fig
+
+
+def _texts(fig):
+    """Every visible, non-empty text of ``fig``: titles, labels, tick labels, legends."""
+    from matplotlib.text import Text
+
+    return [text for text in fig.findobj(Text)
+            if text.get_visible() and text.get_text().strip()]
 
 
 def number(value) -> str:
