@@ -117,3 +117,13 @@ def band(ax, x, values, label=None, color=None, quantiles=(0.05, 0.95), center="
 def wide(table, column, index="generation", columns="run"):
     """A tidy table's ``column`` as an array ``(runs, generations)``."""
     return table.pivot(index=index, columns=columns, values=column).to_numpy().T
+
+
+def ordered_palette(values) -> dict:
+    """Colours for an ordered quantity (sample sizes, generations): ``value → colour`` along
+    viridis, which stays distinct in lightness for colour-blind readers and in greyscale;
+    its pale yellow end is left out so that every line shows on white."""
+    values = list(values)
+    points = np.linspace(0.0, 0.85, len(values)) if len(values) > 1 else [0.4]
+    colors = plt.get_cmap("viridis")(points)
+    return dict(zip(values, (tuple(c) for c in colors), strict=True))
