@@ -40,6 +40,7 @@ def use_book_style() -> None:
         for formatter in shell.display_formatter.formatters.values():
             formatter.pop(Figure, None)
         shell.display_formatter.formatters["image/png"].for_type(Figure, png)
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
 
 
 def png(fig) -> bytes:
@@ -83,6 +84,13 @@ def _texts(fig):
 
     return [text for text in fig.findobj(Text)
             if text.get_visible() and text.get_text().strip()]
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """A table as the book shows it: numbers by :func:`number`, "—" for a missing value,
+    every cell whole (the site scrolls a table wider than the column)."""
+    return table.to_html(na_rep="—", float_format=number, border=0,
+                         classes="collapse-table")
 
 
 def number(value) -> str:
