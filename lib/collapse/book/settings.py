@@ -56,6 +56,16 @@ class ChapterSettings:
         """Estimated peak memory in bytes and the parameter to lower (None: no estimate)."""
         return None
 
+    def scale_note(self) -> str | None:
+        """What these settings cannot show of the paper's effect (a stand-in model, a
+        smaller scale), for the landing and execution pages; None: they show it."""
+        return None
+
+    def work(self) -> tuple[str, float] | None:
+        """The chapter's dominant work as ``(unit, amount)``, for estimating one profile's
+        time from another's measured time (None: not estimated)."""
+        return None
+
     def __getitem__(self, name: str):
         if name not in self.names():
             raise KeyError(name)

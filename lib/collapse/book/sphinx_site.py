@@ -145,7 +145,23 @@ class StudentDownloads(SphinxDirective):
 def _substitutions(app, config):
     url = config.html_theme_options.get("repository_url", "")
     config.myst_substitutions = {"repository_url": url, "repository_link": f"[{url}]({url})",
+                                 "scaled_down": scaled_down(app.confdir),
                                  **(config.myst_substitutions or {})}
+
+
+def scaled_down(confdir) -> str:
+    """The chapters whose quick profile cannot show the paper's effect, with why, from
+    their settings (``Settings.scale_note``): a Markdown list for the landing page."""
+    from . import settings
+
+    sources = chapter_sources(str(confdir))
+    items = []
+    for name, source in sources.items():
+        if name in settings.chapters():
+            note = settings.resolve(name, "quick").scale_note()
+            if note:
+                items.append(f"- {{doc}}`{chapter_title(source)} <book/{name}>`: {note}.")
+    return "\n".join(items)
 
 
 def _write_files(app, exception):
