@@ -146,7 +146,17 @@ window.addEventListener("load", function () {
 """
 
 
+_REPORTS: dict = {}
+
+
 def page_report(browser, page, tmp_path, width: int):
+    """The probe's report of ``page`` at ``width`` (one Chromium run per page and width)."""
+    if (page, width) not in _REPORTS:
+        _REPORTS[page, width] = _run_probe(browser, page, tmp_path, width)
+    return _REPORTS[page, width]
+
+
+def _run_probe(browser, page, tmp_path, width: int):
     import subprocess
 
     probe = page.with_name(f"_pagecheck_{width}_{page.name}")
