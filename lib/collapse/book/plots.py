@@ -33,6 +33,10 @@ def use_book_style() -> None:
     try:  # PNGs in notebooks, every figure made readable first
         from IPython import get_ipython
         from matplotlib.figure import Figure
+
+        # the inline backend sets its own figure formatters when it is first imported:
+        # import it now, so that the book's formatter below replaces them
+        import matplotlib_inline.backend_inline  # noqa: F401
     except ImportError:  # outside IPython
         return
     shell = get_ipython()
