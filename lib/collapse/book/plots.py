@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-# The text column of a chapter page at a 1280-px-wide window is about 700 px; a figure is
+# The text column of a chapter page at a 1280-px-wide window is 660 px; a figure is
 # shown at most that wide. Text drawn at TEXT_POINTS on a figure COLUMN_INCHES wide (at
 # 100 dpi) is TEXT_POINTS · 100/72 px on the page; a wider figure is shrunk to the column,
 # so its text is enlarged in proportion (see readable()).
-COLUMN_INCHES = 7.0
+COLUMN_INCHES = 6.6
 TEXT_POINTS = 10.0
 SIGNIFICANT_DIGITS = 4  # numbers in tables: four significant digits unless a chapter rounds
 
@@ -26,7 +26,7 @@ def use_book_style() -> None:
     (:func:`readable`), and tables that print numbers to four significant digits and
     never cut a cell short."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7, 4),
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (6.6, 4),
                          "axes.titlesize": "medium"})
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.float_format", number)
@@ -45,6 +45,49 @@ def use_book_style() -> None:
             formatter.pop(Figure, None)
         shell.display_formatter.formatters["image/png"].for_type(Figure, png)
         shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+def png(fig) -> bytes:
+    """The figure as the book shows it: :func:`readable`, then a PNG (100 dpi, tight
+    bounding box) that records its smallest text size in points (``Smallest-Text-Pt``),
+    so a test can check how large that text is on the page."""
+    from IPython.core.pylabtools import print_figure
+
+    smallest = smallest_text(readable(fig))
+    return print_figure(fig, "png", base64=True, metadata={"Smallest-Text-Pt": f"{smallest:g}"})
+
+
+def smallest_text(fig) -> float:
+    """The size in points of the smallest non-empty text of ``fig`` (tick labels included)."""
+    fig.canvas.draw()  # ticks and their labels exist once drawn
+    sizes = [text.get_fontsize() for text in _texts(fig)]
+    return min(sizes) if sizes else TEXT_POINTS
+
+
+def readable(fig):
+    """Enlarge every text of ``fig`` smaller than ``TEXT_POINTS`` on a figure of the page's
+    column width (more on a wider figure, which the page shrinks to the column): titles,
+    labels, legends and the major and minor tick labels. If anything grew, the figure is
+    laid out again. Returns ``fig``."""
+    smallest = TEXT_POINTS * max(1.0, fig.get_figwidth() / COLUMN_INCHES)
+    fig.canvas.draw()  # tick labels exist once drawn
+    grew = False
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for which in ("major", "minor"):
+                labels = [t for t in axis.get_ticklabels(which=which) if t.get_text().strip()]
+                if labels and min(t.get_fontsize() for t in labels) < smallest:
+                    axis.set_tick_params(which=which, labelsize=smallest)
+                    grew = True
+    for text in _texts(fig):
+        if text.get_fontsize() < smallest:
+            text.set_fontsize(smallest)
+            grew = True
+    if grew:
+        with warnings.catch_warnings():  # a layout tight_layout cannot improve stays
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    return fig
 
 
 def png(fig) -> bytes:

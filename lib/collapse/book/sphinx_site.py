@@ -44,7 +44,7 @@ mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar-thumb {
 }
 /* collapse: a table wider than the column scrolls inside it, with a visible scrollbar and
    a shadow on the side that has more */
-.cell_output .output.text_html, .table-wrapper {
+.cell_output .output.text_html, .table-wrapper, .pst-scrollable-table-container {
   max-width: 100%;
   overflow-x: auto;
   scrollbar-width: thin;
@@ -56,10 +56,12 @@ mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar-thumb {
     radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent)
       right / 1em 100% no-repeat scroll;
 }
-.cell_output .output.text_html::-webkit-scrollbar, .table-wrapper::-webkit-scrollbar {
+.cell_output .output.text_html::-webkit-scrollbar, .table-wrapper::-webkit-scrollbar,
+.pst-scrollable-table-container::-webkit-scrollbar {
   height: 8px;
 }
-.cell_output .output.text_html::-webkit-scrollbar-thumb, .table-wrapper::-webkit-scrollbar-thumb {
+.cell_output .output.text_html::-webkit-scrollbar-thumb, .table-wrapper::-webkit-scrollbar-thumb,
+.pst-scrollable-table-container::-webkit-scrollbar-thumb {
   background: #999; border-radius: 4px;
 }
 /* collapse: a figure opens full size on click (phones: then zoom) */

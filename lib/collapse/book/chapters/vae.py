@@ -41,7 +41,8 @@ class Settings(ChapterSettings):
         paper = resolve_paper("vae")
         if self.n_train >= paper.n_train and self.epochs >= paper.epochs:
             return None
-        return (f"{self.n_train:,} {self.dataset} images and {self.epochs} epochs per "
+        data = {"mnist": "MNIST", "digits": "8×8 digit"}[self.dataset]
+        return (f"{self.n_train:,} {data} images and {self.epochs} epochs per "
                 f"generation; the authors' scale ({paper.n_train:,} images, {paper.epochs} "
                 f"epochs, {paper.generations - 1} generations) is the `paper` profile")
 
