@@ -73,6 +73,21 @@ def test_every_figure_is_shown_by_its_cell_with_a_caption_a_name_and_alt_text(na
     assert "plt.close(" not in code, f"{name}: a figure closed instead of shown"
 
 
+SCALED_DOWN = [n for n in CHAPTERS if n in settings.chapters()
+               and settings.resolve(n, "quick").scale_note() is not None]
+
+
+@pytest.mark.parametrize("name", SCALED_DOWN)
+def test_figures_of_a_scaled_down_chapter_say_so_in_their_caption(name):
+    """A figure made with a stand-in model or at a scale that cannot show the paper's
+    effect says so where a reader looks, in its caption (issue 18): it names the `paper`
+    profile that would run the paper's scale."""
+    for cell in figure_cells(name):
+        figure = cell.metadata["mystnb"]["figure"]
+        assert "`paper` profile" in str(figure.get("caption", "")), \
+            f"{name}: {figure.get('name')}: the caption does not say what runs scaled down"
+
+
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_every_exercise_has_a_stub_for_the_student(name):
     """After each exercise comes a code cell tagged ``student-answer`` (hidden on the

@@ -223,7 +223,7 @@ def test_one_gaussian_log_density():
 def test_settings_table_comes_from_the_profiles():
     from collapse.book import settings
 
-    table = settings.settings_table("gmm")
+    table = settings.settings_table("gmm").data
     assert table.loc["generations", "this book: paper profile"] == "2050"
     assert table.loc["generations", "authors' code"] == "2,050"
     assert table.loc["Fig 13 distance", "this book: quick profile"] == "squared L2, log scale"

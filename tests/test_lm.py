@@ -302,7 +302,7 @@ def test_command_line_runs_the_language_model_family(tmp_path):
 
 
 def test_settings_table_and_memory_estimate_come_from_the_profiles():
-    table = settings.settings_table("language_models")
+    table = settings.settings_table("language_models").data
     assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
                                    "this book: quick profile"]
     assert table.loc["lr", "this book: paper profile"] == "2e-05"

@@ -29,11 +29,16 @@ def test_z_score_and_verdict():
     assert rp.z_score(1.2, 0.1, 1.0) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="standard_error"):
         rp.z_score(1.0, 0.0, 1.0)
-    assert rp.verdict(2.0).startswith("agrees (z = +2.0)")
-    assert rp.verdict(-3.5).startswith("disagrees (z = -3.5)")
-    assert rp.verdict(4.0, limit=5, agree="fits") == "fits (z = +4.0)"
+    assert rp.verdict(2.0, df=None).startswith("agrees (z = +2.0, normal test")
+    assert rp.verdict(-3.5, df=None).startswith("disagrees (z = -3.5")
+    assert rp.verdict(4.0, df=None, limit=5, agree="fits").startswith("fits (z = +4.0")
     with pytest.raises(ValueError, match="finite"):
-        rp.verdict(float("nan"))
+        rp.verdict(float("nan"), df=10)
+    # a t-test with few degrees of freedom asks for more: 3.9 SE over 3 seeds is not enough
+    assert rp.verdict(3.9, df=2) == "agrees (t = +3.9, t-test, 2 df, p = 0.06)"
+    assert rp.verdict(3.9, df=1999).startswith("disagrees (t = +3.9, t-test, 1,999 df")
+    with pytest.raises(TypeError):
+        rp.verdict(1.0)  # every verdict names its degrees of freedom (None: an exact SE)
 
 
 @pytest.mark.parametrize(("value", "se", "text"), [
@@ -112,7 +117,7 @@ def test_every_row_of_the_table_is_computed_and_linked():
     for row in rows:
         cells = [c.strip() for c in re.split(r"\n  - ", row)]
         assert len(cells) == 6, f"row with {len(cells)} cells: {cells[0]!r}"
-        claim, where, ran, result, verdict, shown = cells
+        claim, verdict, result, ran, where, shown = cells  # the verdict beside its claim
         assert claim and where
         if result == "see chapter":  # an expensive comparison, run in its own chapter
             assert verdict == "see chapter" and "{doc}`" in shown, claim

@@ -338,7 +338,7 @@ def test_paper_profile_path_runs_and_resumes(tmp_path, monkeypatch):
 
 
 def test_settings_table_and_memory_estimate():
-    table = settings.settings_table("vae")
+    table = settings.settings_table("vae").data
     assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
                                    "this book: quick profile"]
     assert table.loc["training data of generation ≥ 1", "this book: paper profile"] == "stream"

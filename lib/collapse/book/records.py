@@ -102,10 +102,54 @@ def write_execution_page(root: Path, output_dir: Path) -> Path:
                        f"device: {r.get('device', 'unknown')}")
     if details:
         lines += ["", "Package versions and device of each run:", "", *details]
+    lines += paper_profile_section(found)
     page = output_dir / "execution.md"
     output_dir.mkdir(parents=True, exist_ok=True)
     with files.replacing(page) as partial:
         partial.write_text("\n".join(lines) + "\n")
     return page
 
+
+GPU_FLOPS = 100e12  # an assumed effective rate for a current data-centre GPU (not measured)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("years", 365 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"about {seconds / size:,.0f} {unit}"
+    return f"about {seconds:,.0f} s"
+
+
+def paper_profile_section(notebooks: list[Path]) -> list[str]:
+    """What the ``paper`` profile would take, for the chapters whose run here cannot show
+    the paper's effect (``Settings.SCALE_NOTE``): the measured time of this build scaled
+    by the ratio of the two profiles' work (``Settings.work``)."""
+    from . import settings
+
+    rows = []
+    for path in notebooks:
+        record = read_record(path)
+        if not record or path.stem not in settings.chapters():
+            continue
+        here = settings.resolve(path.stem, record["profile"],
+                                **{k: v for k, v in record["parameters"].items()
+                                   if k != "profile"})
+        if here.scale_note() is None or here.work() is None:
+            continue
+        paper = settings.resolve(path.stem, "paper")
+        unit, amount = here.work()
+        ratio = paper.work()[1] / amount
+        cpu = _duration(record["seconds"] * ratio)
+        gpu = (f"{_duration(paper.work()[1] / GPU_FLOPS)} at an assumed {GPU_FLOPS / 1e12:.0f} "
+               f"TFLOP/s" if unit == "FLOP" else "not measured here (no GPU)")
+        rows.append(f"| {path.stem} | {record['seconds']} s ({record['profile']}) | "
+                    f"{ratio:,.0f}× the {unit} | {cpu} | {gpu} |")
+    if not rows:
+        return []
+    return ["", "## The paper profile", "",
+            "These chapters run scaled down here (see each chapter's captions). The paper",
+            "profile's time on this machine is estimated from this build's measured time",
+            "and the ratio of the two profiles' work:", "",
+            "| chapter | this build | paper profile's work | on this CPU | on a GPU |",
+            "|---|---|---|---|---|", *rows]
 

@@ -56,6 +56,16 @@ class ChapterSettings:
         """Estimated peak memory in bytes and the parameter to lower (None: no estimate)."""
         return None
 
+    def scale_note(self) -> str | None:
+        """What these settings cannot show of the paper's effect (a stand-in model, a
+        smaller scale), for the landing and execution pages; None: they show it."""
+        return None
+
+    def work(self) -> tuple[str, float] | None:
+        """The chapter's dominant work as ``(unit, amount)``, for estimating one profile's
+        time from another's measured time (None: not estimated)."""
+        return None
+
     def __getitem__(self, name: str):
         if name not in self.names():
             raise KeyError(name)
@@ -216,7 +226,8 @@ def settings_table(chapter: str):
     """The chapter's settings beside the paper's and the authors' code's: one row per
     entry of the chapter module's ``REFERENCE`` (``{key: {setting, paper, code[, book]}}``),
     with the ``paper`` and ``quick`` profiles' values of ``key`` (or ``book``, for what
-    is fixed in the library rather than set by a profile). A ``pandas.DataFrame``."""
+    is fixed in the library rather than set by a profile). A pandas ``Styler`` (its
+    ``.data`` is the ``DataFrame``), so that no cell is cut short on the page."""
     import pandas as pd
 
     reference = module(chapter).REFERENCE
@@ -231,4 +242,7 @@ def settings_table(chapter: str):
              "authors' code": entry["code"], "this book: paper profile": shown("paper", key, entry),
              "this book: quick profile": shown("quick", key, entry)}
             for key, entry in reference.items()]
-    return pd.DataFrame(rows).set_index("setting")
+    table = pd.DataFrame(rows).set_index("setting")
+    # a Styler shows every cell whole, whatever pandas' display options (no "…" cut)
+    return table.style.set_uuid(f"settings-{chapter}").set_table_attributes(
+        'class="dataframe collapse-table"')

@@ -42,6 +42,44 @@ mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar { height: 6px; }
 mjx-container[jax="CHTML"][display="true"]::-webkit-scrollbar-thumb {
   background: #999; border-radius: 3px;
 }
+/* collapse: a table wider than the column scrolls inside it, with a visible scrollbar and
+   a shadow on the side that has more */
+.cell_output .output.text_html, .table-wrapper, .pst-scrollable-table-container {
+  max-width: 100%;
+  overflow-x: auto;
+  scrollbar-width: thin;
+  background:
+    linear-gradient(to right, white 30%, rgba(255,255,255,0)) left / 2em 100% no-repeat local,
+    linear-gradient(to left, white 30%, rgba(255,255,255,0)) right / 2em 100% no-repeat local,
+    radial-gradient(farthest-side at 0 50%, rgba(0,0,0,.25), transparent)
+      left / 1em 100% no-repeat scroll,
+    radial-gradient(farthest-side at 100% 50%, rgba(0,0,0,.25), transparent)
+      right / 1em 100% no-repeat scroll;
+}
+.cell_output .output.text_html::-webkit-scrollbar, .table-wrapper::-webkit-scrollbar,
+.pst-scrollable-table-container::-webkit-scrollbar {
+  height: 8px;
+}
+.cell_output .output.text_html::-webkit-scrollbar-thumb, .table-wrapper::-webkit-scrollbar-thumb,
+.pst-scrollable-table-container::-webkit-scrollbar-thumb {
+  background: #999; border-radius: 4px;
+}
+/* collapse: a figure opens full size on click (phones: then zoom) */
+a.collapse-zoom img { cursor: zoom-in; }
+"""
+JS_FILE = "collapse-site.js"
+JS = """// collapse: every figure of a chapter opens full size on click
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".cell_output img, figure img").forEach((img) => {
+    if (img.closest("a")) return;
+    const link = document.createElement("a");
+    link.href = img.src;
+    link.className = "collapse-zoom";
+    link.title = "open the figure full size";
+    img.parentNode.insertBefore(link, img);
+    link.appendChild(img);
+  });
+});
 """
 
 
@@ -109,7 +147,23 @@ class StudentDownloads(SphinxDirective):
 def _substitutions(app, config):
     url = config.html_theme_options.get("repository_url", "")
     config.myst_substitutions = {"repository_url": url, "repository_link": f"[{url}]({url})",
+                                 "scaled_down": scaled_down(app.confdir),
                                  **(config.myst_substitutions or {})}
+
+
+def scaled_down(confdir) -> str:
+    """The chapters whose quick profile cannot show the paper's effect, with why, from
+    their settings (``Settings.scale_note``): a Markdown list for the landing page."""
+    from . import settings
+
+    sources = chapter_sources(str(confdir))
+    items = []
+    for name, source in sources.items():
+        if name in settings.chapters():
+            note = settings.resolve(name, "quick").scale_note()
+            if note:
+                items.append(f"- {{doc}}`{chapter_title(source)} <book/{name}>`: {note}.")
+    return "\n".join(items)
 
 
 def _write_files(app, exception):
@@ -118,6 +172,7 @@ def _write_files(app, exception):
     out = Path(app.outdir)
     (out / "_static").mkdir(exist_ok=True)
     (out / "_static" / CSS_FILE).write_text(CSS)
+    (out / "_static" / JS_FILE).write_text(JS)
     sources = chapter_sources(str(app.confdir))
     (out / STUDENT).mkdir(parents=True, exist_ok=True)
     (out / "_sources" / "book").mkdir(parents=True, exist_ok=True)
@@ -142,6 +197,7 @@ def setup(app):
     _singlehtml_support(app)
     app.add_directive("student-downloads", StudentDownloads)
     app.add_css_file(CSS_FILE)
+    app.add_js_file(JS_FILE)
     app.connect("config-inited", _substitutions)
     app.connect("html-page-context", _add_downloads, priority=502)
     app.connect("build-finished", _write_files)

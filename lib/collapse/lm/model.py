@@ -23,8 +23,14 @@ def device_name() -> str:
 
 
 def quiet() -> None:
-    """No transformers progress bar per weight file read or written (noise in a chapter)."""
-    from transformers.utils import logging as transformers_logging
+    """No transformers progress bar per weight file read or written, and no warning that a
+    notebook without ipywidgets cannot draw tqdm's widget bars (noise in a chapter: the
+    library's own bars are text)."""
+    import warnings
+
+    with warnings.catch_warnings():  # tqdm.auto warns once, when it is first imported
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
 
@@ -91,6 +97,7 @@ def opt_tokenizer(lines: list[str], vocab_size: int, chars: int):
     """A byte-level BPE learnt from the first ``chars`` characters of ``lines``, with OPT's
     special tokens (``<s>``=0, ``<pad>``=1, ``</s>``=2, ``<unk>``=3) and OPT's habit of
     putting ``</s>`` before every text it tokenizes (``add_special_tokens=True``)."""
+    quiet()
     from tokenizers import ByteLevelBPETokenizer
     from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast

@@ -14,6 +14,7 @@ import numpy as np
 from collapse import gmm, sweep, validate
 from collapse.book.memory import BASE, TABLE_OVERHEAD
 from collapse.book.settings import ChapterSettings, check_list, listed
+from collapse.book.settings import resolve as resolve_settings
 
 WORKER = 250 * 10**6  # a worker process with numpy and scikit-learn
 
@@ -29,6 +30,18 @@ class Settings(ChapterSettings):
     mixing_runs: int = 2
     n_jobs: int = 1  # chains run side by side in worker processes
     checkpoint: bool = False  # cache the chains in .cache/gmm (resumable)
+
+    def scale_note(self) -> str | None:
+        paper = resolve_settings("gmm", "paper")
+        if self.generations >= paper.generations:
+            return None
+        return (f"{self.generations:,} generations of the paper's {paper.generations:,}, "
+                f"{self.runs} chains per setting")
+
+    def work(self) -> tuple[str, float]:
+        """EM fits of M points: two settings' chains and the three mixing rules."""
+        return "EM fits", self.M / 1000 * (2 * self.runs * self.generations
+                                           + 3 * self.mixing_runs * self.mixing_generations)
 
     def check(self) -> None:
         validate.integer("M", self.M, minimum=2)

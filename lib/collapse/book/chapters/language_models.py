@@ -73,6 +73,21 @@ class Settings(ChapterSettings):
     # the offline copy's "<unk>" markers removed (the paper's raw text has none)
     drop_unk: bool = True
 
+    def scale_note(self) -> str | None:
+        if self.model != "tiny":
+            return None
+        return ("a small offline stand-in for OPT-125m, pre-trained here on a CPU; the "
+                "paper's model and scale are the `paper` profile (a GPU)")
+
+    def work(self) -> tuple[str, float]:
+        """Floating-point operations: 6 per parameter and trained token, 2 per parameter
+        and scored or generated token (beams included)."""
+        from collapse.book.lm_estimate import work
+
+        tokens = work(self)
+        return "FLOP", self.parameters() * (6 * tokens["trained"] + 2 * (
+            tokens["scored"] + self.num_beams * tokens["generated"]))
+
     def check(self) -> None:
         if self.model == "tiny":
             self.tiny_spec()  # checks its sizes and pre-training values

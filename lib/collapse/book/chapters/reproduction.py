@@ -147,13 +147,29 @@ def with_error(value: float, standard_error: float | None = None, digits: int = 
     return f"{value:.{decimals}f} ± {standard_error:.{decimals}f}"
 
 
-def verdict(z: float, limit: float = 3.0, agree: str = "agrees",
+def verdict(z: float, *, df: int | None, limit: float = 3.0, agree: str = "agrees",
             differ: str = "disagrees") -> str:
-    """``agree`` if ``|z| ≤ limit`` standard errors, else ``differ``, with ``z`` quoted."""
+    """``agree`` or ``differ``, with the test that decided it: a two-sided Student t-test of
+    ``z`` with ``df`` degrees of freedom (an estimate and its standard error from
+    ``df + 1`` independent values), or, with ``df=None``, a normal (z) test for a
+    standard error known exactly. The two agree when the p-value is at least that of
+    ``limit`` standard errors of a normal (p ≥ 0.0027 for 3), so a t-test with few
+    degrees of freedom asks for a larger ``|t|``."""
+    from scipy import stats
+
     z = float(z)
     if not math.isfinite(z):
         raise ValueError(f"z must be finite, got {z}")
-    return f"{agree if abs(z) <= limit else differ} (z = {z:+.1f})"
+    if df is not None:
+        df = int(df)
+        if df < 1:
+            raise ValueError(f"df must be >= 1, got {df}")
+    threshold = 2 * stats.norm.sf(limit)
+    p = 2 * (stats.norm.sf(abs(z)) if df is None else stats.t.sf(abs(z), df))
+    test = "normal test, exact SE" if df is None else f"t-test, {df:,} df"
+    shown = f"p = {p:.2g}" if p >= 1e-4 else "p < 1e-4"
+    return (f"{agree if p >= threshold else differ} "
+            f"({'z' if df is None else 't'} = {z:+.1f}, {test}, {shown})")
 
 
 def data_variance_per_run(means, stds, mean: float = 0.0) -> np.ndarray:

@@ -10,6 +10,11 @@ import pandas as pd
 
 from collapse import checkpoint, mnist, validate
 from collapse.book.settings import ChapterSettings, listed
+from collapse.book.settings import resolve as resolve_settings
+
+
+def resolve_paper(chapter: str):
+    return resolve_settings(chapter, "paper")
 from collapse.vae import VAE
 
 MODEL_BYTES = 647_081 * 4  # one 28×28 VAE's float32 weights
@@ -31,6 +36,20 @@ class Settings(ChapterSettings):
     n_eval: int = 2000
     classifier_train: int = 3000
     device: str = "cpu"
+
+    def scale_note(self) -> str | None:
+        paper = resolve_paper("vae")
+        if self.n_train >= paper.n_train and self.epochs >= paper.epochs:
+            return None
+        data = {"mnist": "MNIST", "digits": "8×8 digit"}[self.dataset]
+        return (f"{self.n_train:,} {data} images and {self.epochs} epochs per "
+                f"generation; the authors' scale ({paper.n_train:,} images, {paper.epochs} "
+                f"epochs, {paper.generations - 1} generations) is the `paper` profile")
+
+    def work(self) -> tuple[str, float]:
+        """Images passed through the network in training, over all fits."""
+        return "image-epochs", self.n_train * self.epochs * (self.generations
+                                                             + self.compare_generations)
 
     def check(self) -> None:
         validate.choice("dataset", self.dataset, mnist.DATASETS)
