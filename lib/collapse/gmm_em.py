@@ -1,0 +1,678 @@
+"""Gaussian-mixture EM vectorised over independent runs (paper §5.1, Figs 7 and 13).
+
+The paper's GMM experiment refits ``GaussianMixture(2, covariance_type="full",
+tol=1e-5, max_iter=2000)`` on 1,000 points every generation, for many chains. A
+scikit-learn fit spends most of its time in Python overhead around small arrays, one
+run at a time. :func:`fit` runs the *same estimator* on ``R`` runs at once with numpy:
+every EM step is a handful of array operations on ``(runs, components, n)`` arrays.
+
+The reference is scikit-learn 1.9.1, ``sklearn/mixture/_base.py`` (``BaseMixture.fit_predict``)
+and ``sklearn/mixture/_gaussian_mixture.py``; this module mirrors it step by step:
+
+- **M-step** (``_estimate_gaussian_parameters``): ``nk = Σ_i r_ik + 10 ε``,
+  ``μ_k = Σ_i r_ik x_i / nk``, ``Σ_k = Σ_i r_ik (x_i − μ_k)(x_i − μ_k)ᵀ / nk + reg_covar I``;
+  weights ``nk / Σ_k nk`` (``nk / n`` in the initialisation, as ``_initialize``).
+- **Precision Cholesky** (``_compute_precision_cholesky``): ``U_k = (L_k⁻¹)ᵀ`` with
+  ``L_k`` the lower Cholesky factor of ``Σ_k``; a covariance that has no Cholesky factor
+  is "ill-defined" (sklearn raises; see ``errors`` below). From given precisions ``P_k``
+  (``_compute_precision_cholesky_from_precisions``): ``U_k = J chol(J P_k J) J``.
+- **E-step** (``_estimate_log_gaussian_prob``): ``y = x U_k − μ_k U_k``,
+  ``log N = −½ (d log 2π + ‖y‖²) + Σ log diag U_k``, plus ``log w_k``; the log-sum-exp
+  over components as sklearn's ``_logsumexp``.
+- **Loop** (``fit_predict``): for ``n_iter = 1 … max_iter``: E-step, M-step,
+  ``lower_bound = mean_i log p(x_i)`` (evaluated at the parameters *before* this
+  M-step), stop when ``|lower_bound − previous| < tol`` (the first iteration compares
+  with −∞, so it never stops there). The returned parameters are those of the last
+  M-step; ``n_iter`` and ``converged`` are sklearn's ``n_iter_`` and ``converged_``.
+- **Default start** (``init_params="kmeans"``, ``_initialize_parameters``): one k-means
+  (:func:`kmeans`: k-means++ seeding as ``sklearn.cluster._kmeans._kmeans_plusplus`` with
+  ``2 + int(log K)`` local trials, then Lloyd iterations with KMeans' tolerance
+  ``1e-4 × mean per-feature variance``, ``max_iter=300``, ``n_init=1``), its hard labels
+  as one-hot responsibilities, then one M-step.
+
+Floating point: the operations are sklearn's, in sklearn's order where it matters
+(``x U − μ U`` rather than ``(x − μ) U``, the log-sum-exp), but sums and 2×2 factors are
+computed by numpy instead of BLAS/LAPACK, so results agree to a few units in the last
+place per step, not bit for bit (``tests/test_gmm_em.py`` checks ≤ 1e-6 relative and the
+same ``n_iter`` on hundreds of data sets). For ``d = 2`` the Cholesky factor and its
+triangular inverse are the exact closed forms of the LAPACK recurrences.
+
+Runs are independent: a run's result does not depend on the other runs of the batch
+(bit for bit), and a run that has converged is frozen while the others iterate (the
+working arrays are compacted, so finished runs cost nothing).
+
+Randomness (the k-means++ seeding only) comes from explicit generators: ``rng`` is
+either one ``numpy.random.Generator`` for the batch (one draw of shape ``(R, m)``: run
+``r`` takes row ``r``, so its start depends on its position in the batch) or a sequence
+of ``R`` generators, one per run (run ``r`` draws from ``rng[r]`` alone, so a batched
+fit equals ``R`` single-run fits). Each run consumes ``1 + (K − 1)(2 + int(log K))``
+uniforms, exactly as many as sklearn draws from its ``RandomState``; given sklearn's
+uniforms (:func:`kmeans` ``uniforms=``) the start is sklearn's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import validate
+
+LOG_2PI = math.log(2 * math.pi)
+EPS10 = 10 * np.finfo(np.float64).eps  # sklearn adds 10 ε to every nk
+ERRORS = ("raise", "flag")
+# sklearn's message (``_compute_precision_cholesky``), with the runs named
+ILL_DEFINED = ("Fitting the mixture model failed because some components have ill-defined "
+               "empirical covariance (for instance caused by singleton or collapsed "
+               "samples). Try to decrease the number of components, increase reg_covar, "
+               "or scale the input data.")
+BLOCK = 64  # runs fitted together: their working arrays stay in the CPU caches
+
+
+@dataclass(frozen=True)
+class Start:
+    """A given start, as sklearn's ``weights_init (R, K)``, ``means_init (R, K, d)`` and
+    ``precisions_init (R, K, d, d)`` (one row per run); a part left ``None`` comes from
+    the k-means start, as in sklearn."""
+
+    weights: np.ndarray | None = None
+    means: np.ndarray | None = None
+    precisions: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The fitted mixtures of ``R`` runs (sklearn's attributes, one row per run).
+
+    ``weights (R, K)``, ``means (R, K, d)``, ``covariances (R, K, d, d)``,
+    ``precisions_cholesky (R, K, d, d)`` (upper triangular, ``U Uᵀ = Σ⁻¹``),
+    ``n_iter (R,)`` (``n_iter_``), ``converged (R,)`` (``converged_``), ``lower_bound
+    (R,)`` (``lower_bound_``: the mean log-likelihood at the last E-step) and
+    ``ill_defined (R,)``: runs stopped by an ill-defined covariance (only with
+    ``errors="flag"``; their parameters are NaN).
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    lower_bound: np.ndarray
+    ill_defined: np.ndarray
+
+    @property
+    def runs(self) -> int:
+        return self.weights.shape[0]
+
+
+@dataclass(frozen=True)
+class KMeans:
+    """One k-means per run: ``labels (R, n)``, ``centers (R, K, d)``, ``n_iter (R,)``
+    (sklearn's ``labels_``, ``cluster_centers_``, ``n_iter_``) and the k-means++ seeds
+    ``initial_centers (R, K, d)``."""
+
+    labels: np.ndarray
+    centers: np.ndarray
+    n_iter: np.ndarray
+    initial_centers: np.ndarray
+
+
+class IllDefinedCovariance(ValueError):
+    """sklearn's ``ValueError`` for a covariance without a Cholesky factor; ``runs``
+    lists the runs (indices into the batch) where it happened."""
+
+    def __init__(self, runs, iteration: int):
+        self.runs = [int(r) for r in runs]
+        self.iteration = iteration
+        where = "in the initialisation" if iteration == 0 else f"at EM iteration {iteration}"
+        shown = ", ".join(map(str, self.runs[:10])) + (" …" if len(self.runs) > 10 else "")
+        super().__init__(f"{ILL_DEFINED} (run(s) {shown} of the batch, {where}; "
+                         f"errors='flag' returns the other runs)")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_data(data, components: int) -> np.ndarray:
+    try:
+        data = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"data must be a numeric array (runs, n, d): {error}") from None
+    if data.ndim != 3 or 0 in data.shape:
+        raise ValueError(f"data must be a non-empty array (runs, n, d), got shape {data.shape}")
+    validate.integer("data.shape[1] (points per run)", data.shape[1],
+                     minimum=max(2, components))
+    if not np.isfinite(data).all():
+        bad = np.flatnonzero(~np.isfinite(data).all(axis=(1, 2)))
+        raise ValueError(f"data must be finite; run(s) {bad[:10].tolist()} hold NaN or inf")
+    return np.ascontiguousarray(data)
+
+
+def _check_rng(rng, runs: int):
+    """A generator for the batch, or one per run."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, Sequence) and not isinstance(rng, str):
+        if len(rng) != runs:
+            raise ValueError(f"rng must be one Generator or a sequence of one Generator per "
+                             f"run ({runs}), got a sequence of {len(rng)}")
+        for r, g in enumerate(rng):
+            validate.generator(f"rng[{r}]", g)
+        return list(rng)
+    if rng is None:
+        raise TypeError("rng is required for init='kmeans' (the k-means++ seeding): a "
+                        "numpy.random.Generator, or a sequence of one per run")
+    return validate.generator("rng", rng)
+
+
+def _uniforms(rng, runs: int, count: int) -> np.ndarray:
+    if isinstance(rng, np.random.Generator):
+        return rng.random((runs, count))
+    return np.stack([g.random(count) for g in rng])
+
+
+def _check_start(start: Start, runs: int, components: int, dim: int) -> Start:
+    weights = means = precisions = None
+    if start.weights is not None:
+        weights = np.asarray(start.weights, dtype=np.float64)
+        if weights.shape != (runs, components):
+            raise ValueError(f"init.weights must have shape (runs, K) = {(runs, components)}, "
+                             f"got {weights.shape}")
+        if not np.isfinite(weights).all() or (weights < 0).any() or (weights > 1).any():
+            raise ValueError("init.weights must be in [0, 1]")
+        if (np.abs(1.0 - weights.sum(axis=1)) > 1e-8).any():  # sklearn's tolerance
+            raise ValueError("init.weights must sum to 1 in every run (within 1e-8)")
+    if start.means is not None:
+        means = np.asarray(start.means, dtype=np.float64)
+        if means.shape != (runs, components, dim):
+            raise ValueError(f"init.means must have shape (runs, K, d) = "
+                             f"{(runs, components, dim)}, got {means.shape}")
+        if not np.isfinite(means).all():
+            raise ValueError("init.means must be finite")
+    if start.precisions is not None:
+        precisions = np.asarray(start.precisions, dtype=np.float64)
+        shape = (runs, components, dim, dim)
+        if precisions.shape != shape:
+            raise ValueError(f"init.precisions must have shape (runs, K, d, d) = {shape}, "
+                             f"got {precisions.shape}")
+        if not np.isfinite(precisions).all():
+            raise ValueError("init.precisions must be finite")
+        symmetric = np.isclose(precisions, np.swapaxes(precisions, -1, -2)).all()
+        if not symmetric or np.linalg.eigvalsh(precisions).min() <= 0:
+            raise ValueError("init.precisions must be symmetric, positive-definite")
+    return Start(weights, means, precisions)
+
+
+def _check_responsibilities(resp, runs: int, n: int, components: int) -> np.ndarray:
+    resp = np.asarray(resp, dtype=np.float64)
+    if resp.shape != (runs, n, components):
+        raise ValueError(f"init (responsibilities) must have shape (runs, n, K) = "
+                         f"{(runs, n, components)}, got {resp.shape}")
+    if not np.isfinite(resp).all() or (resp < 0).any():
+        raise ValueError("init (responsibilities) must be finite and non-negative")
+    return resp
+
+
+# ------------------------------------------------------------------ the public entry
+
+
+def fit(data, components: int, *, tol: float = 1e-5, max_iter: int = 2000,
+        reg_covar: float = 1e-6, init="kmeans", rng=None, errors: str = "raise",
+        block: int = BLOCK) -> Fit:
+    """EM fit of a ``components``-Gaussian, full-covariance mixture to every run's data.
+
+    The estimator is scikit-learn's ``GaussianMixture(components, covariance_type="full",
+    tol=tol, max_iter=max_iter, reg_covar=reg_covar, n_init=1)``, the authors' model of
+    the paper's §5.1 (Figs 7 and 13); see the module docstring for the steps mirrored.
+
+    Parameters
+    ----------
+    data : ``(R, n, d)`` array, ``R`` independent runs of ``n ≥ max(2, K)`` points.
+    components : ``K ≥ 1``.
+    tol, max_iter, reg_covar : as sklearn (``tol ≥ 0``, ``max_iter ≥ 1``, ``reg_covar ≥ 0``).
+    init : ``"kmeans"`` (default, sklearn's ``init_params="kmeans"``; needs ``rng``), an
+        ``(R, n, K)`` array of responsibilities (the start's M-step is run on them, as
+        ``_initialize``), or a :class:`Start` (sklearn's ``weights_init``/``means_init``/
+        ``precisions_init``; parts left ``None`` come from the k-means start).
+    rng : a ``numpy.random.Generator`` for the batch or a sequence of one per run
+        (k-means++ seeding only; see the module docstring).
+    errors : what a covariance without a Cholesky factor does (sklearn raises
+        ``ValueError``): ``"raise"`` raises :class:`IllDefinedCovariance` (a
+        ``ValueError`` naming the runs) at the first EM iteration where a run of the
+        batch hits it; ``"flag"`` stops only those runs, sets their parameters to NaN and
+        marks them in ``Fit.ill_defined``, and fits the others.
+    block : runs iterated together (a speed setting; results do not depend on it).
+    """
+    components = validate.integer("components", components, minimum=1)
+    data = _check_data(data, components)
+    tol = validate.real("tol", tol, low=0.0)
+    max_iter = validate.integer("max_iter", max_iter, minimum=1)
+    reg_covar = validate.real("reg_covar", reg_covar, low=0.0)
+    validate.choice("errors", errors, ERRORS)
+    block = validate.integer("block", block, minimum=1)
+    runs, n, dim = data.shape
+
+    resp = start = None
+    if isinstance(init, str):
+        validate.choice("init", init, ("kmeans",))
+    elif isinstance(init, Start):
+        start = _check_start(init, runs, components, dim)
+    else:
+        resp = _check_responsibilities(init, runs, n, components)
+    complete = start is not None and all(
+        x is not None for x in (start.weights, start.means, start.precisions))
+    if resp is None and not complete:
+        rng = _check_rng(rng, runs)
+        resp = one_hot(kmeans(data, components, rng=rng).labels, components)
+
+    out = _Output(runs, components, dim)
+    for lo in range(0, runs, block):
+        rows = np.arange(lo, min(lo + block, runs))
+        _fit_block(data[rows], rows, None if resp is None else resp[rows],
+                   None if start is None else Start(*(None if a is None else a[rows]
+                                                      for a in (start.weights, start.means,
+                                                                start.precisions))),
+                   tol, max_iter, reg_covar, errors, out)
+    return out.result()
+
+
+def one_hot(labels, components: int) -> np.ndarray:
+    """Hard labels ``(R, n)`` as responsibilities ``(R, n, K)`` (sklearn's k-means start)."""
+    labels = np.asarray(labels)
+    return (labels[..., None] == np.arange(components)).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------- k-means
+
+
+def kmeans(data, clusters: int, *, rng=None, uniforms=None, centers=None, tol: float = 1e-4,
+           max_iter: int = 300) -> KMeans:
+    """k-means of every run, as sklearn's ``KMeans(clusters, n_init=1, tol, max_iter)``
+    (Lloyd): the start of ``GaussianMixture(init_params="kmeans")``.
+
+    The centers start from ``centers (R, K, d)`` if given, else from k-means++ seeding
+    (``_kmeans_plusplus``: the first center uniformly among the points, each next one
+    the best of ``2 + int(log K)`` candidates drawn with probability ∝ squared distance)
+    driven by ``uniforms (R, 1 + (K − 1)(2 + int(log K)))`` in [0, 1), or drawn from ``rng``
+    (see the module docstring). sklearn draws the same number of uniforms from its
+    ``RandomState`` (``choice`` then ``uniform``): fed those, the seeds are sklearn's.
+    Lloyd iterations stop on unchanged labels ("strict convergence") or when the squared
+    centre shift is ``≤ tol × mean per-feature variance``; empty clusters are relocated
+    to the farthest points (``_relocate_empty_clusters_dense``). Distances are computed
+    on centred data with sklearn's formula ``‖c‖² − 2 x·c``.
+    """
+    clusters = validate.integer("clusters", clusters, minimum=1)
+    data = _check_data(data, clusters)
+    tol = validate.real("tol", tol, low=0.0)
+    max_iter = validate.integer("max_iter", max_iter, minimum=1)
+    runs, n, dim = data.shape
+    centred = data - data.mean(axis=1, keepdims=True)
+    if centers is not None:
+        centers = np.asarray(centers, dtype=np.float64)
+        if centers.shape != (runs, clusters, dim):
+            raise ValueError(f"centers must have shape (runs, K, d) = {(runs, clusters, dim)}, "
+                             f"got {centers.shape}")
+        if not np.isfinite(centers).all():
+            raise ValueError("centers must be finite")
+        initial = centers - data.mean(axis=1, keepdims=True)
+    else:
+        trials = 2 + int(np.log(clusters))
+        count = 1 + (clusters - 1) * trials
+        if uniforms is None:
+            uniforms = _uniforms(_check_rng(rng, runs), runs, count)
+        else:
+            uniforms = np.asarray(uniforms, dtype=np.float64)
+            if uniforms.shape != (runs, count):
+                raise ValueError(f"uniforms must have shape (runs, {count}), got "
+                                 f"{uniforms.shape}")
+            if not ((uniforms >= 0) & (uniforms < 1)).all():
+                raise ValueError("uniforms must lie in [0, 1)")
+        initial = _kmeans_plusplus(centred, clusters, uniforms, trials)
+    scaled_tol = np.var(data, axis=1).mean(axis=1) * tol if tol > 0 else np.zeros(runs)
+    labels, final, n_iter = _lloyd(centred, initial, scaled_tol, max_iter)
+    shift = data.mean(axis=1, keepdims=True)
+    return KMeans(labels, final + shift, n_iter, initial + shift)
+
+
+def _squared_distances(points: np.ndarray, x: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
+    """sklearn's ``_euclidean_distances(points, x, Y_norm_squared=x_sq, squared=True)``
+    per run: ``(R, m, d), (R, n, d) -> (R, m, n)``."""
+    distances = -2 * (points @ np.swapaxes(x, 1, 2))
+    distances += np.einsum("rmd,rmd->rm", points, points)[:, :, None]
+    distances += x_sq[:, None, :]
+    return np.maximum(distances, 0, out=distances)
+
+
+def _kmeans_plusplus(x: np.ndarray, clusters: int, uniforms: np.ndarray,
+                     trials: int) -> np.ndarray:
+    runs, n, dim = x.shape
+    every = np.arange(runs)
+    x_sq = np.einsum("rnd,rnd->rn", x, x)
+    centers = np.empty((runs, clusters, dim))
+    first = np.minimum((uniforms[:, 0] * n).astype(np.int64), n - 1)  # choice(n), uniform p
+    centers[:, 0] = x[every, first]
+    closest = _squared_distances(centers[:, :1], x, x_sq)[:, 0]  # (R, n)
+    potential = closest.sum(axis=1)
+    for c in range(1, clusters):
+        draws = uniforms[:, 1 + (c - 1) * trials: 1 + c * trials] * potential[:, None]
+        cumulative = np.cumsum(closest, axis=1)
+        # searchsorted(cumulative, draws) for every run: the count of entries below
+        ids = (cumulative[:, None, :] < draws[:, :, None]).sum(axis=2)
+        np.minimum(ids, n - 1, out=ids)
+        candidates = x[every[:, None], ids]  # (R, trials, d)
+        distances = np.minimum(closest[:, None, :], _squared_distances(candidates, x, x_sq))
+        potentials = distances.sum(axis=2)
+        best = potentials.argmin(axis=1)
+        potential = potentials[every, best]
+        closest = distances[every, best]
+        centers[:, c] = candidates[every, best]
+    return centers
+
+
+def _assign(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Labels of the nearest centre (first on ties), by sklearn's ``‖c‖² − 2 x·c``."""
+    distances = -2 * (centers @ np.swapaxes(x, 1, 2))
+    distances += np.einsum("rkd,rkd->rk", centers, centers)[:, :, None]
+    return distances.argmin(axis=1)
+
+
+def _lloyd(x, centers, tol, max_iter):
+    runs, n, _ = x.shape
+    clusters = centers.shape[1]
+    labels_out = np.empty((runs, n), dtype=np.int64)
+    centers_out = np.empty_like(centers)
+    n_iter = np.zeros(runs, dtype=np.int64)
+    active = np.arange(runs)
+    previous = np.full((runs, n), -1)
+    for i in range(max_iter):
+        labels = _assign(x, centers)
+        member = (labels[:, None, :] == np.arange(clusters)[:, None]).astype(np.float64)
+        weight = member.sum(axis=2)  # (R, K)
+        sums = member @ x  # (R, K, d)
+        empty = (weight == 0).any(axis=1)
+        for r in np.flatnonzero(empty):
+            _relocate_empty(x[r], centers[r], sums[r], weight[r], labels[r])
+        new = _average(sums, weight)
+        shift = np.sqrt(((new - centers) ** 2).sum(axis=2))
+        centers = new
+        strict = (labels == previous).all(axis=1)
+        done = strict | ((shift**2).sum(axis=1) <= tol)
+        if i == max_iter - 1:
+            done[:] = True
+        if done.any():
+            # not strictly converged: labels of the final centres (sklearn's last E-step)
+            stale = done & ~strict
+            if stale.any():
+                labels[stale] = _assign(x[stale], centers[stale])
+            rows = active[done]
+            labels_out[rows], centers_out[rows], n_iter[rows] = labels[done], centers[done], i + 1
+            keep = ~done
+            if not keep.any():
+                break
+            x, centers, labels, tol, active = (x[keep], centers[keep], labels[keep], tol[keep],
+                                               active[keep])
+        previous = labels
+    return labels_out, centers_out, n_iter
+
+
+def _relocate_empty(x, centers_old, sums, weight, labels):
+    """sklearn's ``_relocate_empty_clusters_dense`` for one run (in place; rare)."""
+    empty = np.flatnonzero(weight == 0)
+    distances = ((x - centers_old[labels]) ** 2).sum(axis=1)
+    if distances.max() == 0:
+        return
+    far = np.argpartition(distances, -len(empty))[:-len(empty) - 1:-1]
+    for new, point in zip(empty, far, strict=True):
+        old = labels[point]
+        sums[old] -= x[point]
+        sums[new] = x[point]
+        weight[new] = 1.0
+        weight[old] -= 1.0
+
+
+def _average(sums, weight):
+    """sklearn's ``_average_centers``: multiply by ``1 / weight``; an empty cluster sits
+    on the heaviest one."""
+    with np.errstate(divide="ignore"):
+        centers = sums * (1.0 / weight)[:, :, None]
+    empty = weight == 0
+    if empty.any():
+        heaviest = weight.argmax(axis=1)
+        for r, k in zip(*np.nonzero(empty), strict=True):
+            centers[r, k] = centers[r, heaviest[r]]
+    return centers
+
+
+# ------------------------------------------------------------------------------ EM
+
+
+class _Output:
+    def __init__(self, runs, components, dim):
+        nan = np.nan
+        self.weights = np.full((runs, components), nan)
+        self.means = np.full((runs, components, dim), nan)
+        self.covariances = np.full((runs, components, dim, dim), nan)
+        self.precisions_cholesky = np.full((runs, components, dim, dim), nan)
+        self.n_iter = np.zeros(runs, dtype=np.int64)
+        self.converged = np.zeros(runs, dtype=bool)
+        self.lower_bound = np.full(runs, -np.inf)
+        self.ill_defined = np.zeros(runs, dtype=bool)
+
+    def store(self, rows, weights, means, covariances, chol, n_iter, converged, lower_bound):
+        self.weights[rows] = weights
+        self.means[rows] = means
+        self.covariances[rows] = covariances
+        self.precisions_cholesky[rows] = chol
+        self.n_iter[rows] = n_iter
+        self.converged[rows] = converged
+        self.lower_bound[rows] = lower_bound
+
+    def fail(self, rows, n_iter, lower_bound):
+        self.n_iter[rows] = n_iter
+        self.lower_bound[rows] = lower_bound
+        self.ill_defined[rows] = True
+
+    def result(self) -> Fit:
+        return Fit(self.weights, self.means, self.covariances, self.precisions_cholesky,
+                   self.n_iter, self.converged, self.lower_bound, self.ill_defined)
+
+
+def _cholesky_2x2(a, b, c):
+    """Lower Cholesky factor ``[[l11, 0], [l21, l22]]`` of ``[[a, b], [b, c]]`` (LAPACK's
+    recurrence) and where it exists (``a > 0`` and ``c − l21² > 0``, NaN fails)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        l11 = np.sqrt(a)
+        l21 = b / l11
+        rest = c - l21 * l21
+        ok = (a > 0) & (rest > 0)
+        l22 = np.sqrt(rest)
+    return l11, l21, l22, ok
+
+
+def _precision_cholesky(cov):
+    """``U = (L⁻¹)ᵀ`` with ``L Lᵀ = Σ`` for ``cov (B, K, d, d)``, and ``ok (B, K)``."""
+    dim = cov.shape[-1]
+    if dim == 2:
+        l11, l21, l22, ok = _cholesky_2x2(cov[..., 0, 0], cov[..., 1, 0], cov[..., 1, 1])
+        chol = np.zeros_like(cov)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # forward substitution L X = I, transposed: sklearn's solve_triangular(L, I).T
+            chol[..., 0, 0] = u11 = 1.0 / l11
+            chol[..., 0, 1] = -(l21 * u11) / l22
+            chol[..., 1, 1] = 1.0 / l22
+        return chol, ok
+    ok = np.ones(cov.shape[:-2], dtype=bool)
+    safe = cov.copy()
+    try:
+        lower = np.linalg.cholesky(safe)
+    except np.linalg.LinAlgError:
+        for index in np.ndindex(*cov.shape[:-2]):
+            try:
+                np.linalg.cholesky(cov[index])
+            except np.linalg.LinAlgError:
+                ok[index] = False
+                safe[index] = np.eye(dim)
+        lower = np.linalg.cholesky(safe)
+    chol = np.swapaxes(np.linalg.solve(lower, np.broadcast_to(np.eye(dim), lower.shape)), -1, -2)
+    chol[~ok] = np.nan
+    return chol, ok
+
+
+def _precision_cholesky_from_precisions(precisions):
+    """sklearn's ``_compute_precision_cholesky_from_precisions``: ``J chol(J P J) J``."""
+    flipped = precisions[..., ::-1, ::-1]
+    if precisions.shape[-1] == 2:
+        l11, l21, l22, _ = _cholesky_2x2(flipped[..., 0, 0], flipped[..., 1, 0],
+                                         flipped[..., 1, 1])
+        lower = np.zeros_like(precisions)
+        lower[..., 0, 0], lower[..., 1, 0], lower[..., 1, 1] = l11, l21, l22
+    else:
+        lower = np.linalg.cholesky(flipped)
+    return np.ascontiguousarray(lower[..., ::-1, ::-1])
+
+
+def _m_step(x, xt, resp, reg_covar, n_divisor=None):
+    """sklearn's ``_estimate_gaussian_parameters`` (+ ``_compute_precision_cholesky``) for
+    responsibilities ``resp (B, K, n)``: weights, means, covariances, precision
+    Cholesky factors and ``ok (B, K)``. Weights are ``nk / Σ nk`` (``_m_step``) or
+    ``nk / n_divisor`` (``_initialize``)."""
+    nk = resp.sum(axis=2)
+    nk += EPS10
+    means = resp @ x  # (B, K, d)
+    means /= nk[:, :, None]
+    diff = xt[:, None, :, :] - means[:, :, :, None]  # (B, K, d, n)
+    weighted = diff * resp[:, :, None, :]
+    cov = weighted @ np.swapaxes(diff, -1, -2)  # (B, K, d, d)
+    cov /= nk[:, :, None, None]
+    dim = x.shape[2]
+    cov[..., np.arange(dim), np.arange(dim)] += reg_covar
+    if n_divisor is None:
+        weights = nk / nk.sum(axis=1, keepdims=True)
+    else:
+        weights = nk / n_divisor
+    chol, ok = _precision_cholesky(cov)
+    return weights, means, cov, chol, ok
+
+
+class _Block:
+    """EM state of the active runs of a block, compacted when runs finish."""
+
+    def __init__(self, x, weights, means, chol):
+        self.x = x  # (B, n, d)
+        self.xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (B, d, n)
+        self.weights, self.means, self.chol = weights, means, chol
+        self.covariances = np.full(chol.shape, np.nan)
+
+    def keep(self, keep):
+        for name in ("x", "xt", "weights", "means", "chol", "covariances"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def e_step(self):
+        """sklearn's ``_e_step``: mean log-likelihood ``(B,)`` and responsibilities
+        ``(B, K, n)`` (exponentiated ``log_resp``)."""
+        xt, means, chol = self.xt, self.means, self.chol
+        dim, n = xt.shape[1:]
+        if dim == 2:
+            u11, u12, u22 = chol[..., 0, 0], chol[..., 0, 1], chol[..., 1, 1]
+            x1, x2 = xt[:, None, 0, :], xt[:, None, 1, :]
+            # y = x U - mu U, columns (x1 u11, x1 u12 + x2 u22)
+            y = x1 * u11[..., None]
+            y -= (means[..., 0] * u11)[..., None]
+            log_prob = np.square(y, out=y)
+            y = x1 * u12[..., None]
+            y += x2 * u22[..., None]
+            y -= (means[..., 0] * u12 + means[..., 1] * u22)[..., None]
+            log_prob += np.square(y, out=y)
+            log_det = np.log(u11) + np.log(u22)
+        else:
+            y = self.x[:, None] @ chol  # (B, K, n, d)
+            y -= means[:, :, None, :] @ chol
+            log_prob = np.square(y, out=y).sum(axis=3)
+            log_det = np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
+        log_prob += dim * LOG_2PI
+        log_prob *= -0.5
+        log_prob += (log_det + np.log(self.weights))[..., None]
+        log_norm = _logsumexp(log_prob)  # (B, n)
+        log_prob -= log_norm[:, None, :]
+        resp = np.exp(log_prob, out=log_prob)
+        return log_norm.sum(axis=1) / n, resp
+
+
+def _logsumexp(a):
+    """sklearn's ``_logsumexp(a, axis=1)`` for ``a (B, K, n)``: ``max + log1p(Σ_others
+    exp(a − max) / m) + log m`` with ``m`` the number of maxima."""
+    if a.shape[1] == 1:
+        return a[:, 0].copy()
+    if a.shape[1] == 2:
+        # one maximum: log1p(exp(min - max)) + max; two equal: log(2) + max = log1p(1) + max
+        a0, a1 = a[:, 0], a[:, 1]
+        top = np.maximum(a0, a1)
+        s = np.minimum(a0, a1)
+        with np.errstate(invalid="ignore"):
+            s -= top
+        np.exp(s, out=s)
+        np.log1p(s, out=s)
+        s += top
+        both_infinite = np.isneginf(top)
+        if both_infinite.any():
+            s[both_infinite] = -np.inf
+        return s
+    top = a.max(axis=1, keepdims=True)
+    is_top = a == top
+    others = np.where(is_top, -np.inf, a)
+    count = is_top.sum(axis=1, keepdims=True, dtype=np.float64)
+    shift = np.where(np.isfinite(top), top, 0)
+    s = np.exp(others - shift).sum(axis=1, keepdims=True)
+    s = np.where(s == 0, s, s / count)
+    return (np.log1p(s) + np.log(count) + top)[:, 0]
+
+
+def _fit_block(x, rows, resp, start, tol, max_iter, reg_covar, errors, out):
+    """EM of the runs ``rows`` (data ``x (B, n, d)``), results into ``out``."""
+    runs, n, dim = x.shape
+    xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))
+    ok = np.ones(runs, dtype=bool)
+    if resp is not None:
+        weights, means, _, chol, good = _m_step(x, xt, np.ascontiguousarray(
+            np.swapaxes(resp, 1, 2)), reg_covar, n_divisor=n)
+        ok = good.all(axis=1)
+    if start is not None:
+        if start.weights is not None:
+            weights = start.weights.copy()
+        if start.means is not None:
+            means = start.means.copy()
+        if start.precisions is not None:
+            chol = _precision_cholesky_from_precisions(start.precisions)
+            ok = np.ones(runs, dtype=bool)
+    if not ok.all():
+        if errors == "raise":
+            raise IllDefinedCovariance(rows[~ok], 0)
+        out.fail(rows[~ok], 0, -np.inf)
+    active = rows[ok]
+    state = _Block(x[ok], weights[ok], means[ok], chol[ok])
+    lower_bound = np.full(len(active), -np.inf)
+    for iteration in range(1, max_iter + 1):
+        if not len(active):
+            return
+        previous = lower_bound
+        lower_bound, resp = state.e_step()
+        weights, means, cov, chol, good = _m_step(state.x, state.xt, resp, reg_covar)
+        state.weights, state.means, state.covariances, state.chol = weights, means, cov, chol
+        good = good.all(axis=1)
+        converged = np.abs(lower_bound - previous) < tol
+        done = converged | ~good if iteration < max_iter else np.ones(len(active), dtype=bool)
+        if not done.any():
+            continue
+        if not good.all():
+            if errors == "raise":
+                raise IllDefinedCovariance(active[~good], iteration)
+            out.fail(active[~good], iteration, lower_bound[~good])
+        finished = done & good
+        out.store(active[finished], weights[finished], means[finished], cov[finished],
+                  chol[finished], iteration, converged[finished], lower_bound[finished])
+        keep = ~done
+        state.keep(keep)
+        active, lower_bound = active[keep], lower_bound[keep]
