@@ -264,19 +264,37 @@ def fit(data, components: int, *, tol: float = 1e-5, max_iter: int = 2000,
         resp = _check_responsibilities(init, runs, n, components)
     complete = start is not None and all(
         x is not None for x in (start.weights, start.means, start.precisions))
-    if resp is None and not complete:
-        rng = _check_rng(rng, runs)
-        resp = one_hot(kmeans(data, components, rng=rng).labels, components)
+    uniforms = None
+    if resp is None and not complete:  # sklearn's k-means start, drawn for all runs now
+        uniforms = _uniforms(_check_rng(rng, runs), runs, _draws(components))
 
     out = _Output(runs, components, dim)
+    # NaN and ±∞ of failed factors are flagged (``ok``), not warned about
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        _fit_blocks(data, components, resp, uniforms, start, tol, max_iter, reg_covar,
+                    errors, block, out)
+    return out.result()
+
+
+def _fit_blocks(data, components, resp, uniforms, start, tol, max_iter, reg_covar, errors,
+                block, out):
+    runs = data.shape[0]
+    ids = np.arange(components, dtype=np.int8)[:, None]
     for lo in range(0, runs, block):
         rows = np.arange(lo, min(lo + block, runs))
-        _fit_block(data[rows], rows, None if resp is None else resp[rows],
+        x = data[lo:lo + block]
+        if uniforms is not None:
+            labels = _kmeans_block(x, components, uniforms[rows], None, 1e-4, 300)[0]
+            block_resp = (labels[:, None, :] == ids).astype(np.float64)  # (B, K, n)
+        elif resp is not None:
+            block_resp = np.ascontiguousarray(np.swapaxes(resp[rows], 1, 2))
+        else:
+            block_resp = None
+        _fit_block(x, rows, block_resp,
                    None if start is None else Start(*(None if a is None else a[rows]
                                                       for a in (start.weights, start.means,
                                                                 start.precisions))),
                    tol, max_iter, reg_covar, errors, out)
-    return out.result()
 
 
 def one_hot(labels, components: int) -> np.ndarray:
@@ -289,7 +307,7 @@ def one_hot(labels, components: int) -> np.ndarray:
 
 
 def kmeans(data, clusters: int, *, rng=None, uniforms=None, centers=None, tol: float = 1e-4,
-           max_iter: int = 300) -> KMeans:
+           max_iter: int = 300, block: int = BLOCK) -> KMeans:
     """k-means of every run, as sklearn's ``KMeans(clusters, n_init=1, tol, max_iter)``
     (Lloyd): the start of ``GaussianMixture(init_params="kmeans")``.
 
@@ -308,8 +326,8 @@ def kmeans(data, clusters: int, *, rng=None, uniforms=None, centers=None, tol: f
     data = _check_data(data, clusters)
     tol = validate.real("tol", tol, low=0.0)
     max_iter = validate.integer("max_iter", max_iter, minimum=1)
+    block = validate.integer("block", block, minimum=1)
     runs, n, dim = data.shape
-    centred = data - data.mean(axis=1, keepdims=True)
     if centers is not None:
         centers = np.asarray(centers, dtype=np.float64)
         if centers.shape != (runs, clusters, dim):
@@ -317,44 +335,64 @@ def kmeans(data, clusters: int, *, rng=None, uniforms=None, centers=None, tol: f
                              f"got {centers.shape}")
         if not np.isfinite(centers).all():
             raise ValueError("centers must be finite")
-        initial = centers - data.mean(axis=1, keepdims=True)
+    elif uniforms is None:
+        uniforms = _uniforms(_check_rng(rng, runs), runs, _draws(clusters))
     else:
-        trials = 2 + int(np.log(clusters))
-        count = 1 + (clusters - 1) * trials
-        if uniforms is None:
-            uniforms = _uniforms(_check_rng(rng, runs), runs, count)
-        else:
-            uniforms = np.asarray(uniforms, dtype=np.float64)
-            if uniforms.shape != (runs, count):
-                raise ValueError(f"uniforms must have shape (runs, {count}), got "
-                                 f"{uniforms.shape}")
-            if not ((uniforms >= 0) & (uniforms < 1)).all():
-                raise ValueError("uniforms must lie in [0, 1)")
-        initial = _kmeans_plusplus(centred, clusters, uniforms, trials)
-    scaled_tol = np.var(data, axis=1).mean(axis=1) * tol if tol > 0 else np.zeros(runs)
-    labels, final, n_iter = _lloyd(centred, initial, scaled_tol, max_iter)
-    shift = data.mean(axis=1, keepdims=True)
-    return KMeans(labels, final + shift, n_iter, initial + shift)
+        uniforms = np.asarray(uniforms, dtype=np.float64)
+        if uniforms.shape != (runs, _draws(clusters)):
+            raise ValueError(f"uniforms must have shape (runs, {_draws(clusters)}), got "
+                             f"{uniforms.shape}")
+        if not ((uniforms >= 0) & (uniforms < 1)).all():
+            raise ValueError("uniforms must lie in [0, 1)")
+    parts = [_kmeans_block(data[lo:lo + block], clusters,
+                           None if uniforms is None else uniforms[lo:lo + block],
+                           None if centers is None else centers[lo:lo + block], tol, max_iter)
+             for lo in range(0, runs, block)]
+    return KMeans(*(np.concatenate(a) for a in zip(*parts, strict=True)))
 
 
-def _squared_distances(points: np.ndarray, x: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
+def _draws(clusters: int) -> int:
+    """Uniforms one k-means++ seeding takes (sklearn: ``choice``, then ``uniform`` of
+    ``2 + int(log K)`` local trials per further centre)."""
+    return 1 + (clusters - 1) * (2 + int(np.log(clusters)))
+
+
+def _kmeans_block(x, clusters, uniforms, centers, tol, max_iter):
+    """:func:`kmeans` of a block of runs: ``(labels, centers, n_iter, initial centers)``."""
+    shift = x.mean(axis=1, keepdims=True)  # sklearn centres the data first
+    centred = x - shift
+    xt = np.ascontiguousarray(np.swapaxes(centred, 1, 2))  # (B, d, n)
+    if centers is None:
+        initial = _kmeans_plusplus(centred, xt, clusters, uniforms)
+    else:
+        initial = centers - shift
+    if tol > 0:  # sklearn's _tolerance: tol × mean of the per-feature variances
+        tol = np.var(xt, axis=2).mean(axis=1) * tol
+    else:
+        tol = np.zeros(len(x))
+    labels, final, n_iter = _lloyd(centred, xt, initial, tol, max_iter)
+    return labels, final + shift, n_iter, initial + shift
+
+
+def _squared_distances(points, xt, x_sq):
     """sklearn's ``_euclidean_distances(points, x, Y_norm_squared=x_sq, squared=True)``
-    per run: ``(R, m, d), (R, n, d) -> (R, m, n)``."""
-    distances = -2 * (points @ np.swapaxes(x, 1, 2))
+    per run: ``(R, m, d), (R, d, n) -> (R, m, n)``."""
+    distances = points @ xt
+    distances *= -2
     distances += np.einsum("rmd,rmd->rm", points, points)[:, :, None]
     distances += x_sq[:, None, :]
     return np.maximum(distances, 0, out=distances)
 
 
-def _kmeans_plusplus(x: np.ndarray, clusters: int, uniforms: np.ndarray,
-                     trials: int) -> np.ndarray:
+def _kmeans_plusplus(x, xt, clusters, uniforms):
     runs, n, dim = x.shape
+    trials = 2 + int(np.log(clusters))
     every = np.arange(runs)
-    x_sq = np.einsum("rnd,rnd->rn", x, x)
+    x_sq = np.einsum("rdn,rdn->rn", xt, xt)
     centers = np.empty((runs, clusters, dim))
     first = np.minimum((uniforms[:, 0] * n).astype(np.int64), n - 1)  # choice(n), uniform p
     centers[:, 0] = x[every, first]
-    closest = _squared_distances(centers[:, :1], x, x_sq)[:, 0]  # (R, n)
+    closest = _squared_distances(centers[:, :1], xt, x_sq)[:, 0]  # (R, n)
     potential = closest.sum(axis=1)
     for c in range(1, clusters):
         draws = uniforms[:, 1 + (c - 1) * trials: 1 + c * trials] * potential[:, None]
@@ -363,7 +401,7 @@ def _kmeans_plusplus(x: np.ndarray, clusters: int, uniforms: np.ndarray,
         ids = (cumulative[:, None, :] < draws[:, :, None]).sum(axis=2)
         np.minimum(ids, n - 1, out=ids)
         candidates = x[every[:, None], ids]  # (R, trials, d)
-        distances = np.minimum(closest[:, None, :], _squared_distances(candidates, x, x_sq))
+        distances = np.minimum(closest[:, None, :], _squared_distances(candidates, xt, x_sq))
         potentials = distances.sum(axis=2)
         best = potentials.argmin(axis=1)
         potential = potentials[every, best]
@@ -372,24 +410,34 @@ def _kmeans_plusplus(x: np.ndarray, clusters: int, uniforms: np.ndarray,
     return centers
 
 
-def _assign(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def _assign(xt, centers):
     """Labels of the nearest centre (first on ties), by sklearn's ``‖c‖² − 2 x·c``."""
-    distances = -2 * (centers @ np.swapaxes(x, 1, 2))
+    distances = centers @ xt  # (R, K, n)
+    distances *= -2
     distances += np.einsum("rkd,rkd->rk", centers, centers)[:, :, None]
-    return distances.argmin(axis=1)
+    if distances.shape[1] == 2:
+        return (distances[:, 1] < distances[:, 0]).view(np.int8)
+    labels = np.zeros(distances.shape[::2], dtype=np.int8)
+    best = distances[:, 0]
+    for k in range(1, distances.shape[1]):  # sklearn's scan: a later centre must be closer
+        closer = distances[:, k] < best
+        labels[closer] = k
+        best = np.minimum(best, distances[:, k])
+    return labels
 
 
-def _lloyd(x, centers, tol, max_iter):
+def _lloyd(x, xt, centers, tol, max_iter):
     runs, n, _ = x.shape
     clusters = centers.shape[1]
     labels_out = np.empty((runs, n), dtype=np.int64)
     centers_out = np.empty_like(centers)
     n_iter = np.zeros(runs, dtype=np.int64)
     active = np.arange(runs)
-    previous = np.full((runs, n), -1)
+    previous = np.full((runs, n), -1, dtype=np.int8)
+    ids = np.arange(clusters, dtype=np.int8)[:, None]
     for i in range(max_iter):
-        labels = _assign(x, centers)
-        member = (labels[:, None, :] == np.arange(clusters)[:, None]).astype(np.float64)
+        labels = _assign(xt, centers)
+        member = (labels[:, None, :] == ids).astype(np.float64)  # (R, K, n)
         weight = member.sum(axis=2)  # (R, K)
         sums = member @ x  # (R, K, d)
         empty = (weight == 0).any(axis=1)
@@ -406,14 +454,14 @@ def _lloyd(x, centers, tol, max_iter):
             # not strictly converged: labels of the final centres (sklearn's last E-step)
             stale = done & ~strict
             if stale.any():
-                labels[stale] = _assign(x[stale], centers[stale])
+                labels[stale] = _assign(xt[stale], centers[stale])
             rows = active[done]
             labels_out[rows], centers_out[rows], n_iter[rows] = labels[done], centers[done], i + 1
             keep = ~done
             if not keep.any():
                 break
-            x, centers, labels, tol, active = (x[keep], centers[keep], labels[keep], tol[keep],
-                                               active[keep])
+            x, xt, centers, labels, tol, active = (x[keep], xt[keep], centers[keep],
+                                                   labels[keep], tol[keep], active[keep])
         previous = labels
     return labels_out, centers_out, n_iter
 
@@ -483,12 +531,11 @@ class _Output:
 def _cholesky_2x2(a, b, c):
     """Lower Cholesky factor ``[[l11, 0], [l21, l22]]`` of ``[[a, b], [b, c]]`` (LAPACK's
     recurrence) and where it exists (``a > 0`` and ``c − l21² > 0``, NaN fails)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        l11 = np.sqrt(a)
-        l21 = b / l11
-        rest = c - l21 * l21
-        ok = (a > 0) & (rest > 0)
-        l22 = np.sqrt(rest)
+    l11 = np.sqrt(a)
+    l21 = b / l11
+    rest = c - l21 * l21
+    ok = (a > 0) & (rest > 0)
+    l22 = np.sqrt(rest)
     return l11, l21, l22, ok
 
 
@@ -498,11 +545,10 @@ def _precision_cholesky(cov):
     if dim == 2:
         l11, l21, l22, ok = _cholesky_2x2(cov[..., 0, 0], cov[..., 1, 0], cov[..., 1, 1])
         chol = np.zeros_like(cov)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # forward substitution L X = I, transposed: sklearn's solve_triangular(L, I).T
-            chol[..., 0, 0] = u11 = 1.0 / l11
-            chol[..., 0, 1] = -(l21 * u11) / l22
-            chol[..., 1, 1] = 1.0 / l22
+        # forward substitution L X = I, transposed: sklearn's solve_triangular(L, I).T
+        chol[..., 0, 0] = u11 = 1.0 / l11
+        chol[..., 0, 1] = -(l21 * u11) / l22
+        chol[..., 1, 1] = 1.0 / l22
         return chol, ok
     ok = np.ones(cov.shape[:-2], dtype=bool)
     safe = cov.copy()
@@ -534,20 +580,123 @@ def _precision_cholesky_from_precisions(precisions):
     return np.ascontiguousarray(lower[..., ::-1, ::-1])
 
 
-def _m_step(x, xt, resp, reg_covar, n_divisor=None):
-    """sklearn's ``_estimate_gaussian_parameters`` (+ ``_compute_precision_cholesky``) for
-    responsibilities ``resp (B, K, n)``: weights, means, covariances, precision
-    Cholesky factors and ``ok (B, K)``. Weights are ``nk / Σ nk`` (``_m_step``) or
-    ``nk / n_divisor`` (``_initialize``)."""
-    nk = resp.sum(axis=2)
-    nk += EPS10
-    means = resp @ x  # (B, K, d)
-    means /= nk[:, :, None]
-    diff = xt[:, None, :, :] - means[:, :, :, None]  # (B, K, d, n)
-    weighted = diff * resp[:, :, None, :]
-    cov = weighted @ np.swapaxes(diff, -1, -2)  # (B, K, d, d)
+class _General:
+    """EM steps for any ``d`` and ``K`` on the active runs of a block: sklearn's matrix
+    operations, batched with ``matmul``."""
+
+    def __init__(self, x):
+        self.x = x  # (B, n, d)
+        self.xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (B, d, n)
+
+    def keep(self, keep):
+        self.x, self.xt = self.x[keep], self.xt[keep]
+
+    def m_step(self, resp, reg_covar, n_divisor=None):
+        """sklearn's ``_estimate_gaussian_parameters`` and ``_compute_precision_cholesky``
+        for ``resp (B, K, n)``: weights, means, covariances, precision Cholesky factors
+        and ``ok (B, K)``. Weights are ``nk / Σ nk`` (``_m_step``) or ``nk / n_divisor``
+        (``_initialize``)."""
+        nk = resp.sum(axis=2)
+        nk += EPS10
+        means = resp @ self.x  # (B, K, d)
+        means /= nk[:, :, None]
+        diff = self.xt[:, None, :, :] - means[:, :, :, None]  # (B, K, d, n)
+        weighted = diff * resp[:, :, None, :]
+        cov = weighted @ np.swapaxes(diff, -1, -2)  # (B, K, d, d)
+        return _finish_m_step(nk, means, cov, reg_covar, n_divisor)
+
+    def e_step(self, weights, means, chol):
+        """sklearn's ``_e_step``: mean log-likelihood ``(B,)`` and responsibilities
+        ``(B, K, n)`` (``exp(log_resp)``)."""
+        y = self.x[:, None] @ chol  # (B, K, n, d)
+        y -= means[:, :, None, :] @ chol
+        log_prob = np.square(y, out=y).sum(axis=3)
+        log_prob += self.x.shape[2] * LOG_2PI
+        log_prob *= -0.5
+        log_det = np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
+        log_prob += log_det[..., None]
+        log_prob += np.log(weights)[..., None]
+        log_norm = _logsumexp(log_prob)  # (B, n)
+        log_prob -= log_norm[:, None, :]
+        return _mean_log_norm(log_norm), np.exp(log_prob, out=log_prob)
+
+
+class _Plane(_General):
+    """The same steps for ``d = 2``, in fewer passes over the data: the affine maps
+    ``x U − μ U`` and ``x − μ`` of all components are one small ``matmul`` per run on
+    ``[x₁; x₂; 1]``, the quadratic forms and ``−½(2 log 2π + ‖y‖²) + log det + log w``
+    another, the 2×2 factors closed forms. Buffers are reused across iterations."""
+
+    def __init__(self, x, components):
+        super().__init__(x)
+        runs, n, _ = x.shape
+        k = self.k = components
+        self.xa = np.concatenate([self.xt, np.ones((runs, 1, n))], axis=1)  # (B, 3, n)
+        self.y = np.empty((runs, 2 * k + 1, n))  # y₁ of each k, y₂ of each k, ones
+        self.y[:, 2 * k] = 1.0
+        self.map = np.zeros((runs, 2 * k, 3))  # rows: y₁ = [u11, 0, −c₁], y₂ = [u12, u22, −c₂]
+        self.mix = np.zeros((runs, k, 2 * k + 1))  # −½ on y₁², y₂² of k, constant last
+        self.mix[:, np.arange(k), np.arange(k)] = -0.5
+        self.mix[:, np.arange(k), k + np.arange(k)] = -0.5
+        self.centre = np.zeros((runs, 2 * k, 3))  # rows: x₁ − μ₁ = [1, 0, −μ₁], x₂ − μ₂
+        self.centre[:, 0::2, 0] = 1.0
+        self.centre[:, 1::2, 1] = 1.0
+        self.log_prob = np.empty((runs, k, n))
+        self.diff = np.empty((runs, 2 * k, n))
+        self.weighted = np.empty((runs, k, 2, n))
+        self.top = np.empty((runs, n))
+        self.norm = np.empty((runs, n))
+
+    def keep(self, keep):
+        super().keep(keep)
+        self.xa = self.xa[keep]
+
+    def e_step(self, weights, means, chol):
+        b, k = len(weights), self.k
+        u11, u12, u22 = chol[:, :, 0, 0], chol[:, :, 0, 1], chol[:, :, 1, 1]
+        m1, m2 = means[:, :, 0], means[:, :, 1]
+        affine = self.map[:b]
+        affine[:, :k, 0] = u11
+        affine[:, :k, 2] = -(m1 * u11)  # μ U, first column
+        affine[:, k:, 0] = u12
+        affine[:, k:, 1] = u22
+        affine[:, k:, 2] = -(m1 * u12 + m2 * u22)  # μ U, second column
+        y = self.y[:b]
+        squares = y[:, :2 * k]
+        np.matmul(affine, self.xa, out=squares)
+        np.square(squares, out=squares)
+        mix = self.mix[:b]
+        mix[:, :, 2 * k] = -LOG_2PI + (np.log(u11) + np.log(u22)) + np.log(weights)
+        log_prob = np.matmul(mix, y, out=self.log_prob[:b])  # (b, K, n)
+        if k == 2:
+            top = self.top[:b]
+            log_norm = _logsumexp_two(log_prob, top, self.norm[:b])
+            lower_bound = _mean_log_norm(log_norm, top)
+        else:
+            log_norm = _logsumexp(log_prob)
+            lower_bound = _mean_log_norm(log_norm)
+        log_prob -= log_norm[:, None, :]
+        return lower_bound, np.exp(log_prob, out=log_prob)
+
+    def m_step(self, resp, reg_covar, n_divisor=None):
+        b, k = resp.shape[:2]
+        n = resp.shape[2]
+        nk = resp.sum(axis=2)
+        nk += EPS10
+        means = resp @ self.x  # (b, K, 2)
+        means /= nk[:, :, None]
+        centre = self.centre[:b]
+        centre[:, 0::2, 2] = -means[:, :, 0]
+        centre[:, 1::2, 2] = -means[:, :, 1]
+        diff = np.matmul(centre, self.xa, out=self.diff[:b]).reshape(b, k, 2, n)  # exact x − μ
+        weighted = np.multiply(diff, resp[:, :, None, :], out=self.weighted[:b])
+        cov = weighted @ np.swapaxes(diff, -1, -2)  # (b, K, 2, 2)
+        return _finish_m_step(nk, means, cov, reg_covar, n_divisor)
+
+
+def _finish_m_step(nk, means, cov, reg_covar, n_divisor):
     cov /= nk[:, :, None, None]
-    dim = x.shape[2]
+    dim = cov.shape[-1]
     cov[..., np.arange(dim), np.arange(dim)] += reg_covar
     if n_divisor is None:
         weights = nk / nk.sum(axis=1, keepdims=True)
@@ -557,48 +706,28 @@ def _m_step(x, xt, resp, reg_covar, n_divisor=None):
     return weights, means, cov, chol, ok
 
 
-class _Block:
-    """EM state of the active runs of a block, compacted when runs finish."""
+def _logsumexp_two(a, top, s):
+    """:func:`_logsumexp` for ``K = 2`` into the buffers ``top``, ``s`` ``(B, n)``: one
+    maximum gives ``log1p(exp(min − max)) + max``; two equal give ``log1p(1) + max``
+    (sklearn: ``log(2) + max``, the same double)."""
+    a0, a1 = a[:, 0], a[:, 1]
+    np.maximum(a0, a1, out=top)
+    np.minimum(a0, a1, out=s)
+    s -= top  # NaN where both are −∞: see _mean_log_norm
+    np.exp(s, out=s)
+    np.log1p(s, out=s)
+    s += top
+    return s
 
-    def __init__(self, x, weights, means, chol):
-        self.x = x  # (B, n, d)
-        self.xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (B, d, n)
-        self.weights, self.means, self.chol = weights, means, chol
-        self.covariances = np.full(chol.shape, np.nan)
 
-    def keep(self, keep):
-        for name in ("x", "xt", "weights", "means", "chol", "covariances"):
-            setattr(self, name, getattr(self, name)[keep])
-
-    def e_step(self):
-        """sklearn's ``_e_step``: mean log-likelihood ``(B,)`` and responsibilities
-        ``(B, K, n)`` (exponentiated ``log_resp``)."""
-        xt, means, chol = self.xt, self.means, self.chol
-        dim, n = xt.shape[1:]
-        if dim == 2:
-            u11, u12, u22 = chol[..., 0, 0], chol[..., 0, 1], chol[..., 1, 1]
-            x1, x2 = xt[:, None, 0, :], xt[:, None, 1, :]
-            # y = x U - mu U, columns (x1 u11, x1 u12 + x2 u22)
-            y = x1 * u11[..., None]
-            y -= (means[..., 0] * u11)[..., None]
-            log_prob = np.square(y, out=y)
-            y = x1 * u12[..., None]
-            y += x2 * u22[..., None]
-            y -= (means[..., 0] * u12 + means[..., 1] * u22)[..., None]
-            log_prob += np.square(y, out=y)
-            log_det = np.log(u11) + np.log(u22)
-        else:
-            y = self.x[:, None] @ chol  # (B, K, n, d)
-            y -= means[:, :, None, :] @ chol
-            log_prob = np.square(y, out=y).sum(axis=3)
-            log_det = np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
-        log_prob += dim * LOG_2PI
-        log_prob *= -0.5
-        log_prob += (log_det + np.log(self.weights))[..., None]
-        log_norm = _logsumexp(log_prob)  # (B, n)
-        log_prob -= log_norm[:, None, :]
-        resp = np.exp(log_prob, out=log_prob)
-        return log_norm.sum(axis=1) / n, resp
+def _mean_log_norm(log_norm, top=None):
+    """sklearn's lower bound ``mean_i log p(x_i)``; where every component gave −∞,
+    sklearn's log-sum-exp is −∞ and :func:`_logsumexp_two` gave NaN: repaired here."""
+    total = log_norm.sum(axis=1)
+    if top is not None and np.isnan(total).any():
+        log_norm[top == -np.inf] = -np.inf
+        total = log_norm.sum(axis=1)
+    return total / log_norm.shape[1]
 
 
 def _logsumexp(a):
@@ -606,20 +735,6 @@ def _logsumexp(a):
     exp(a − max) / m) + log m`` with ``m`` the number of maxima."""
     if a.shape[1] == 1:
         return a[:, 0].copy()
-    if a.shape[1] == 2:
-        # one maximum: log1p(exp(min - max)) + max; two equal: log(2) + max = log1p(1) + max
-        a0, a1 = a[:, 0], a[:, 1]
-        top = np.maximum(a0, a1)
-        s = np.minimum(a0, a1)
-        with np.errstate(invalid="ignore"):
-            s -= top
-        np.exp(s, out=s)
-        np.log1p(s, out=s)
-        s += top
-        both_infinite = np.isneginf(top)
-        if both_infinite.any():
-            s[both_infinite] = -np.inf
-        return s
     top = a.max(axis=1, keepdims=True)
     is_top = a == top
     others = np.where(is_top, -np.inf, a)
@@ -633,11 +748,11 @@ def _logsumexp(a):
 def _fit_block(x, rows, resp, start, tol, max_iter, reg_covar, errors, out):
     """EM of the runs ``rows`` (data ``x (B, n, d)``), results into ``out``."""
     runs, n, dim = x.shape
-    xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))
+    components = (resp.shape[1] if resp is not None else start.weights.shape[1])
+    engine = _Plane(x, components) if dim == 2 else _General(x)
     ok = np.ones(runs, dtype=bool)
-    if resp is not None:
-        weights, means, _, chol, good = _m_step(x, xt, np.ascontiguousarray(
-            np.swapaxes(resp, 1, 2)), reg_covar, n_divisor=n)
+    if resp is not None:  # (B, K, n)
+        weights, means, _, chol, good = engine.m_step(resp, reg_covar, n_divisor=n)
         ok = good.all(axis=1)
     if start is not None:
         if start.weights is not None:
@@ -651,28 +766,33 @@ def _fit_block(x, rows, resp, start, tol, max_iter, reg_covar, errors, out):
         if errors == "raise":
             raise IllDefinedCovariance(rows[~ok], 0)
         out.fail(rows[~ok], 0, -np.inf)
+        engine.keep(ok)
+        weights, means, chol = weights[ok], means[ok], chol[ok]
     active = rows[ok]
-    state = _Block(x[ok], weights[ok], means[ok], chol[ok])
     lower_bound = np.full(len(active), -np.inf)
     for iteration in range(1, max_iter + 1):
         if not len(active):
             return
         previous = lower_bound
-        lower_bound, resp = state.e_step()
-        weights, means, cov, chol, good = _m_step(state.x, state.xt, resp, reg_covar)
-        state.weights, state.means, state.covariances, state.chol = weights, means, cov, chol
-        good = good.all(axis=1)
+        lower_bound, resp = engine.e_step(weights, means, chol)
+        weights, means, cov, chol, good = engine.m_step(resp, reg_covar)
         converged = np.abs(lower_bound - previous) < tol
-        done = converged | ~good if iteration < max_iter else np.ones(len(active), dtype=bool)
-        if not done.any():
-            continue
+        if iteration == max_iter:
+            done = np.ones(len(active), dtype=bool)
+        else:
+            done = converged.copy()
+        good = good.all(axis=1)
         if not good.all():
             if errors == "raise":
                 raise IllDefinedCovariance(active[~good], iteration)
             out.fail(active[~good], iteration, lower_bound[~good])
+            done |= ~good
+        if not done.any():
+            continue
         finished = done & good
         out.store(active[finished], weights[finished], means[finished], cov[finished],
                   chol[finished], iteration, converged[finished], lower_bound[finished])
         keep = ~done
-        state.keep(keep)
+        engine.keep(keep)
+        weights, means, chol = weights[keep], means[keep], chol[keep]
         active, lower_bound = active[keep], lower_bound[keep]
