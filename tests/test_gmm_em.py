@@ -166,9 +166,7 @@ def test_from_sklearns_kmeans_labels_the_fit_is_sklearns(data, reference):
 
 def test_the_default_start_with_sklearns_uniforms_is_sklearns(data, reference):
     # sklearn's RandomState(seed) draws 3 uniforms for k-means++ (choice, then 2 trials)
-    uniforms = np.stack([np.random.RandomState(seed).random_sample(3)
-                         for seed in range(len(data))])
-    start = gmm_em.kmeans(data, 2, uniforms=uniforms)
+    start = gmm_em.kmeans(data, 2, uniforms=sklearns_uniforms(len(data)))
     ours = gmm_em.fit(data, 2, init=gmm_em.one_hot(start.labels, 2))
     assert_same_fit(ours, reference)
 
@@ -194,6 +192,26 @@ def test_from_given_weights_means_precisions_the_fit_is_sklearns(data):
     assert_same_fit(gmm_em.fit(subset, 2, init=start), models)
 
 
+def sklearns_uniforms(runs, components=2):
+    """The uniforms sklearn's ``RandomState(seed)`` gives k-means++, run ``r`` seed ``r``."""
+    return np.stack([np.random.RandomState(seed).random_sample(gmm_em._draws(components))
+                     for seed in range(runs)])
+
+
+@pytest.mark.parametrize("given", ["weights", "means", "precisions"])
+def test_a_partial_start_is_completed_by_kmeans_as_sklearn(data, monkeypatch, given):
+    # sklearn fills the parts not given from its k-means start; ours too, here fed
+    # sklearn's uniforms (the generators' draws replaced)
+    subset = data[::16]
+    full = random_start(np.random.default_rng(8), subset)
+    start = gmm_em.Start(**{given: getattr(full, given)})
+    models = [sklearn_fit(x, seed, **{f"{given}_init": part})
+              for seed, (x, part) in enumerate(zip(subset, getattr(full, given), strict=True))]
+    monkeypatch.setattr(gmm_em, "_uniforms",
+                        lambda rng, runs, count: sklearns_uniforms(runs)[:, :count])
+    assert_same_fit(gmm_em.fit(subset, 2, init=start, rng=np.random.default_rng(0)), models)
+
+
 def test_max_iter_stops_unconverged_runs_as_sklearn(data, reference):
     labels = sklearn_labels(data[:10])
     models = [sklearn_fit(x, seed, max_iter=5) for seed, x in enumerate(data[:10])]
@@ -211,8 +229,7 @@ def test_other_dimensions_and_component_counts(dim, components):
     models = [sklearn_fit(x, seed, components) for seed, x in enumerate(data)]
     ours = gmm_em.fit(data, components, init=gmm_em.one_hot(labels, components))
     assert_same_fit(ours, models)
-    uniforms = np.stack([np.random.RandomState(seed).random_sample(gmm_em._draws(components))
-                         for seed in range(len(data))])
+    uniforms = sklearns_uniforms(len(data), components)
     np.testing.assert_array_equal(gmm_em.kmeans(data, components, uniforms=uniforms).labels,
                                   labels)
 
@@ -276,8 +293,7 @@ def test_kmeans_from_the_same_centres_is_sklearns(data):
 
 def test_kmeans_plusplus_with_sklearns_uniforms_picks_sklearns_seeds(data):
     subset = data[::8]
-    uniforms = np.stack([np.random.RandomState(s).random_sample(3) for s in range(len(subset))])
-    ours = gmm_em.kmeans(subset, 2, uniforms=uniforms)
+    ours = gmm_em.kmeans(subset, 2, uniforms=sklearns_uniforms(len(subset)))
     for seed, (x, start) in enumerate(zip(subset, ours.initial_centers, strict=True)):
         centred = x - x.mean(axis=0)
         with fast():
@@ -330,7 +346,7 @@ def test_an_ill_defined_covariance_raises_as_sklearn():
     data = collapsed()
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         GaussianMixture(2, reg_covar=0.0, random_state=0).fit(data[1])
-    with pytest.raises(gmm_em.IllDefinedCovariance, match=r"run\(s\) 1 ") as caught:
+    with pytest.raises(gmm_em.IllDefinedCovariance, match=r"Run\(s\) 1 \(iteration") as caught:
         gmm_em.fit(data, 2, reg_covar=0.0, rng=np.random.default_rng(0))
     assert caught.value.runs == [1] and isinstance(caught.value, ValueError)
 

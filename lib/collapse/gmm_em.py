@@ -122,15 +122,17 @@ class KMeans:
 
 class IllDefinedCovariance(ValueError):
     """sklearn's ``ValueError`` for a covariance without a Cholesky factor; ``runs``
-    lists the runs (indices into the batch) where it happened."""
+    lists the runs (indices into the batch) where it happened and ``iterations`` the EM
+    iteration of each (0: the start's M-step)."""
 
-    def __init__(self, runs, iteration: int):
+    def __init__(self, runs, iterations):
         self.runs = [int(r) for r in runs]
-        self.iteration = iteration
-        where = "in the initialisation" if iteration == 0 else f"at EM iteration {iteration}"
-        shown = ", ".join(map(str, self.runs[:10])) + (" …" if len(self.runs) > 10 else "")
-        super().__init__(f"{ILL_DEFINED} (run(s) {shown} of the batch, {where}; "
-                         f"errors='flag' returns the other runs)")
+        self.iterations = [int(i) for i in iterations]
+        shown = ", ".join(f"{r} (iteration {i})" for r, i in
+                          zip(self.runs[:10], self.iterations[:10], strict=True))
+        more = " …" if len(self.runs) > 10 else ""
+        super().__init__(f"{ILL_DEFINED} Run(s) {shown}{more} of the batch; "
+                         f"errors='flag' returns the other runs.")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -278,11 +280,18 @@ def fit(data, components: int, *, tol: float = 1e-5, max_iter: int = 2000,
 
 def _fit_blocks(data, components, resp, uniforms, start, tol, max_iter, reg_covar, errors,
                 block, out):
-    runs = data.shape[0]
+    """The starts block by block, then EM on a pool of ``block`` runs, refilled from the
+    remaining runs as runs finish (so the pool stays full and the per-iteration cost of
+    numpy calls is shared by ``block`` runs until the last ones)."""
+    runs, n, dim = data.shape
+    weights = np.empty((runs, components))
+    means = np.empty((runs, components, dim))
+    chol = np.empty((runs, components, dim, dim))
+    ok = np.ones(runs, dtype=bool)
     ids = np.arange(components, dtype=np.int8)[:, None]
     for lo in range(0, runs, block):
-        rows = np.arange(lo, min(lo + block, runs))
-        x = data[lo:lo + block]
+        rows = slice(lo, lo + block)
+        x = data[rows]
         if uniforms is not None:
             labels = _kmeans_block(x, components, uniforms[rows], None, 1e-4, 300)[0]
             block_resp = (labels[:, None, :] == ids).astype(np.float64)  # (B, K, n)
@@ -290,11 +299,76 @@ def _fit_blocks(data, components, resp, uniforms, start, tol, max_iter, reg_cova
             block_resp = np.ascontiguousarray(np.swapaxes(resp[rows], 1, 2))
         else:
             block_resp = None
-        _fit_block(x, rows, block_resp,
-                   None if start is None else Start(*(None if a is None else a[rows]
-                                                      for a in (start.weights, start.means,
-                                                                start.precisions))),
-                   tol, max_iter, reg_covar, errors, out)
+        if block_resp is not None:  # sklearn's _initialize: an M-step, weights nk / n
+            engine = _engine(x, components)
+            weights[rows], means[rows], _, chol[rows], good = engine.m_step(
+                block_resp, reg_covar, n_divisor=n)
+            ok[rows] = good.all(axis=1)
+        if start is not None:
+            if start.weights is not None:
+                weights[rows] = start.weights[rows]
+            if start.means is not None:
+                means[rows] = start.means[rows]
+            if start.precisions is not None:
+                chol[rows] = _precision_cholesky_from_precisions(start.precisions[rows])
+                ok[rows] = True
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        if errors == "raise":
+            raise IllDefinedCovariance(bad, np.zeros(len(bad)))
+        out.fail(bad, 0, -np.inf)
+    _em(data, np.flatnonzero(ok), weights, means, chol, tol, max_iter, reg_covar, errors,
+        block, out)
+
+
+def _engine(x, components):
+    return _Plane(x, components) if x.shape[2] == 2 else _General(x)
+
+
+def _em(data, queue, weights, means, chol, tol, max_iter, reg_covar, errors, block, out):
+    """sklearn's EM loop (``fit_predict``) for the runs ``queue`` from the given starts,
+    ``block`` runs at a time; finished runs are replaced by waiting ones."""
+    if not len(queue):
+        return
+    weights_start, means_start, chol_start = weights, means, chol
+    active = queue[:block].copy()  # the run in each slot of the pool
+    waiting = queue[block:]
+    engine = _engine(data[active], weights.shape[1])
+    weights, means, chol = weights[active], means[active], chol[active]
+    lower_bound = np.full(len(active), -np.inf)
+    iteration = np.zeros(len(active), dtype=np.int64)
+    while len(active):
+        previous = lower_bound
+        lower_bound, resp = engine.e_step(weights, means, chol)
+        weights, means, cov, chol, good = engine.m_step(resp, reg_covar)
+        iteration += 1
+        converged = np.abs(lower_bound - previous) < tol
+        good = good.all(axis=1)
+        done = converged | (iteration == max_iter) | ~good
+        if not done.any():
+            continue
+        if not good.all():
+            if errors == "raise":
+                raise IllDefinedCovariance(active[~good], iteration[~good])
+            out.fail(active[~good], iteration[~good], lower_bound[~good])
+        finished = done & good
+        out.store(active[finished], weights[finished], means[finished], cov[finished],
+                  chol[finished], iteration[finished], converged[finished],
+                  lower_bound[finished])
+        slots = np.flatnonzero(done)
+        refill, slots = slots[:len(waiting)], slots[len(waiting):]
+        if len(refill):  # waiting runs take the finished runs' slots
+            new, waiting = waiting[:len(refill)], waiting[len(refill):]
+            engine.replace(refill, data[new])
+            weights[refill], means[refill], chol[refill] = (weights_start[new],
+                                                            means_start[new], chol_start[new])
+            lower_bound[refill], iteration[refill], active[refill] = -np.inf, 0, new
+        if len(slots):  # nothing left to wait for: the pool shrinks
+            keep = np.ones(len(active), dtype=bool)
+            keep[slots] = False
+            engine.keep(keep)
+            weights, means, chol = weights[keep], means[keep], chol[keep]
+            active, lower_bound, iteration = active[keep], lower_bound[keep], iteration[keep]
 
 
 def one_hot(labels, components: int) -> np.ndarray:
@@ -530,13 +604,13 @@ class _Output:
 
 def _cholesky_2x2(a, b, c):
     """Lower Cholesky factor ``[[l11, 0], [l21, l22]]`` of ``[[a, b], [b, c]]`` (LAPACK's
-    recurrence) and where it exists (``a > 0`` and ``c − l21² > 0``, NaN fails)."""
+    recurrence) and where it exists: LAPACK's test (``a > 0``, ``c − l21² > 0``; NaN
+    fails) and scipy's ``check_finite`` (sklearn raises on both)."""
     l11 = np.sqrt(a)
     l21 = b / l11
     rest = c - l21 * l21
-    ok = (a > 0) & (rest > 0)
-    l22 = np.sqrt(rest)
-    return l11, l21, l22, ok
+    ok = (a > 0) & (rest > 0) & (a + c < np.inf)
+    return l11, l21, np.sqrt(rest), ok
 
 
 def _precision_cholesky(cov):
@@ -544,11 +618,13 @@ def _precision_cholesky(cov):
     dim = cov.shape[-1]
     if dim == 2:
         l11, l21, l22, ok = _cholesky_2x2(cov[..., 0, 0], cov[..., 1, 0], cov[..., 1, 1])
-        chol = np.zeros_like(cov)
+        chol = np.empty_like(cov)
         # forward substitution L X = I, transposed: sklearn's solve_triangular(L, I).T
-        chol[..., 0, 0] = u11 = 1.0 / l11
-        chol[..., 0, 1] = -(l21 * u11) / l22
-        chol[..., 1, 1] = 1.0 / l22
+        u11 = np.divide(1.0, l11, out=chol[..., 0, 0])
+        np.multiply(l21, u11, out=chol[..., 0, 1])
+        chol[..., 0, 1] /= -l22  # −(l21 u11) / l22
+        np.divide(1.0, l22, out=chol[..., 1, 1])
+        chol[..., 1, 0] = 0.0
         return chol, ok
     ok = np.ones(cov.shape[:-2], dtype=bool)
     safe = cov.copy()
@@ -591,6 +667,11 @@ class _General:
     def keep(self, keep):
         self.x, self.xt = self.x[keep], self.xt[keep]
 
+    def replace(self, slots, x):
+        """Put the runs ``x`` into the pool's ``slots``."""
+        self.x[slots] = x
+        self.xt[slots] = np.swapaxes(x, 1, 2)
+
     def m_step(self, resp, reg_covar, n_divisor=None):
         """sklearn's ``_estimate_gaussian_parameters`` and ``_compute_precision_cholesky``
         for ``resp (B, K, n)``: weights, means, covariances, precision Cholesky factors
@@ -632,15 +713,14 @@ class _Plane(_General):
         runs, n, _ = x.shape
         k = self.k = components
         self.xa = np.concatenate([self.xt, np.ones((runs, 1, n))], axis=1)  # (B, 3, n)
-        self.y = np.empty((runs, 2 * k + 1, n))  # y₁ of each k, y₂ of each k, ones
+        self.y = np.empty((runs, 2 * k + 1, n))  # y = x U_k − μ_k U_k for every k, ones
         self.y[:, 2 * k] = 1.0
-        self.map = np.zeros((runs, 2 * k, 3))  # rows: y₁ = [u11, 0, −c₁], y₂ = [u12, u22, −c₂]
-        self.mix = np.zeros((runs, k, 2 * k + 1))  # −½ on y₁², y₂² of k, constant last
-        self.mix[:, np.arange(k), np.arange(k)] = -0.5
-        self.mix[:, np.arange(k), k + np.arange(k)] = -0.5
-        self.centre = np.zeros((runs, 2 * k, 3))  # rows: x₁ − μ₁ = [1, 0, −μ₁], x₂ − μ₂
-        self.centre[:, 0::2, 0] = 1.0
-        self.centre[:, 1::2, 1] = 1.0
+        self.map = np.empty((runs, k, 2, 3))  # y_kj = [U_k[0, j], U_k[1, j], −(μ_k U_k)_j]
+        self.mix = np.zeros((runs, k, 2 * k + 1))  # −½ on the two y² of k, constant last
+        self.mix[:, np.arange(k), 2 * np.arange(k)] = -0.5
+        self.mix[:, np.arange(k), 2 * np.arange(k) + 1] = -0.5
+        self.centre = np.zeros((runs, k, 2, 3))  # x_j − μ_kj = [δ_0j, δ_1j, −μ_kj]
+        self.centre[:, :, [0, 1], [0, 1]] = 1.0
         self.log_prob = np.empty((runs, k, n))
         self.diff = np.empty((runs, 2 * k, n))
         self.weighted = np.empty((runs, k, 2, n))
@@ -651,22 +731,22 @@ class _Plane(_General):
         super().keep(keep)
         self.xa = self.xa[keep]
 
+    def replace(self, slots, x):
+        super().replace(slots, x)
+        self.xa[slots, :2] = np.swapaxes(x, 1, 2)
+
     def e_step(self, weights, means, chol):
         b, k = len(weights), self.k
-        u11, u12, u22 = chol[:, :, 0, 0], chol[:, :, 0, 1], chol[:, :, 1, 1]
-        m1, m2 = means[:, :, 0], means[:, :, 1]
         affine = self.map[:b]
-        affine[:, :k, 0] = u11
-        affine[:, :k, 2] = -(m1 * u11)  # μ U, first column
-        affine[:, k:, 0] = u12
-        affine[:, k:, 1] = u22
-        affine[:, k:, 2] = -(m1 * u12 + m2 * u22)  # μ U, second column
+        affine[..., :2] = np.swapaxes(chol, 2, 3)
+        affine[..., 2] = -(means[:, :, None, :] @ chol)[:, :, 0]  # sklearn's mu @ prec_chol
         y = self.y[:b]
         squares = y[:, :2 * k]
-        np.matmul(affine, self.xa, out=squares)
+        np.matmul(affine.reshape(b, 2 * k, 3), self.xa, out=squares)
         np.square(squares, out=squares)
         mix = self.mix[:b]
-        mix[:, :, 2 * k] = -LOG_2PI + (np.log(u11) + np.log(u22)) + np.log(weights)
+        log_det = np.log(np.diagonal(chol, axis1=2, axis2=3)).sum(axis=2)
+        mix[:, :, 2 * k] = -LOG_2PI + log_det + np.log(weights)
         log_prob = np.matmul(mix, y, out=self.log_prob[:b])  # (b, K, n)
         if k == 2:
             top = self.top[:b]
@@ -679,16 +759,15 @@ class _Plane(_General):
         return lower_bound, np.exp(log_prob, out=log_prob)
 
     def m_step(self, resp, reg_covar, n_divisor=None):
-        b, k = resp.shape[:2]
-        n = resp.shape[2]
+        b, k, n = resp.shape
         nk = resp.sum(axis=2)
         nk += EPS10
         means = resp @ self.x  # (b, K, 2)
         means /= nk[:, :, None]
         centre = self.centre[:b]
-        centre[:, 0::2, 2] = -means[:, :, 0]
-        centre[:, 1::2, 2] = -means[:, :, 1]
-        diff = np.matmul(centre, self.xa, out=self.diff[:b]).reshape(b, k, 2, n)  # exact x − μ
+        np.negative(means, out=centre[..., 2])
+        diff = np.matmul(centre.reshape(b, 2 * k, 3), self.xa, out=self.diff[:b])  # exact
+        diff = diff.reshape(b, k, 2, n)
         weighted = np.multiply(diff, resp[:, :, None, :], out=self.weighted[:b])
         cov = weighted @ np.swapaxes(diff, -1, -2)  # (b, K, 2, 2)
         return _finish_m_step(nk, means, cov, reg_covar, n_divisor)
@@ -696,8 +775,7 @@ class _Plane(_General):
 
 def _finish_m_step(nk, means, cov, reg_covar, n_divisor):
     cov /= nk[:, :, None, None]
-    dim = cov.shape[-1]
-    cov[..., np.arange(dim), np.arange(dim)] += reg_covar
+    np.einsum("...ii->...i", cov)[...] += reg_covar  # the diagonal, in place
     if n_divisor is None:
         weights = nk / nk.sum(axis=1, keepdims=True)
     else:
@@ -743,56 +821,3 @@ def _logsumexp(a):
     s = np.exp(others - shift).sum(axis=1, keepdims=True)
     s = np.where(s == 0, s, s / count)
     return (np.log1p(s) + np.log(count) + top)[:, 0]
-
-
-def _fit_block(x, rows, resp, start, tol, max_iter, reg_covar, errors, out):
-    """EM of the runs ``rows`` (data ``x (B, n, d)``), results into ``out``."""
-    runs, n, dim = x.shape
-    components = (resp.shape[1] if resp is not None else start.weights.shape[1])
-    engine = _Plane(x, components) if dim == 2 else _General(x)
-    ok = np.ones(runs, dtype=bool)
-    if resp is not None:  # (B, K, n)
-        weights, means, _, chol, good = engine.m_step(resp, reg_covar, n_divisor=n)
-        ok = good.all(axis=1)
-    if start is not None:
-        if start.weights is not None:
-            weights = start.weights.copy()
-        if start.means is not None:
-            means = start.means.copy()
-        if start.precisions is not None:
-            chol = _precision_cholesky_from_precisions(start.precisions)
-            ok = np.ones(runs, dtype=bool)
-    if not ok.all():
-        if errors == "raise":
-            raise IllDefinedCovariance(rows[~ok], 0)
-        out.fail(rows[~ok], 0, -np.inf)
-        engine.keep(ok)
-        weights, means, chol = weights[ok], means[ok], chol[ok]
-    active = rows[ok]
-    lower_bound = np.full(len(active), -np.inf)
-    for iteration in range(1, max_iter + 1):
-        if not len(active):
-            return
-        previous = lower_bound
-        lower_bound, resp = engine.e_step(weights, means, chol)
-        weights, means, cov, chol, good = engine.m_step(resp, reg_covar)
-        converged = np.abs(lower_bound - previous) < tol
-        if iteration == max_iter:
-            done = np.ones(len(active), dtype=bool)
-        else:
-            done = converged.copy()
-        good = good.all(axis=1)
-        if not good.all():
-            if errors == "raise":
-                raise IllDefinedCovariance(active[~good], iteration)
-            out.fail(active[~good], iteration, lower_bound[~good])
-            done |= ~good
-        if not done.any():
-            continue
-        finished = done & good
-        out.store(active[finished], weights[finished], means[finished], cov[finished],
-                  chol[finished], iteration, converged[finished], lower_bound[finished])
-        keep = ~done
-        engine.keep(keep)
-        weights, means, chol = weights[keep], means[keep], chol[keep]
-        active, lower_bound = active[keep], lower_bound[keep]
