@@ -68,7 +68,7 @@ ILL_DEFINED = ("Fitting the mixture model failed because some components have il
                "empirical covariance (for instance caused by singleton or collapsed "
                "samples). Try to decrease the number of components, increase reg_covar, "
                "or scale the input data.")
-BLOCK = 64  # runs fitted together: their working arrays stay in the CPU caches
+BLOCK = 32  # runs iterated together (measured best on a 2-core machine with 1 MB L2 per core)
 
 
 @dataclass(frozen=True)
@@ -760,10 +760,9 @@ class _Plane(_General):
 
     def m_step(self, resp, reg_covar, n_divisor=None):
         b, k, n = resp.shape
-        nk = resp.sum(axis=2)
-        nk += EPS10
-        means = resp @ self.x  # (b, K, 2)
-        means /= nk[:, :, None]
+        sums = resp @ np.swapaxes(self.xa, 1, 2)  # (b, K, 3): Σ r x₁, Σ r x₂, Σ r
+        nk = sums[:, :, 2] + EPS10
+        means = sums[:, :, :2] / nk[:, :, None]
         centre = self.centre[:b]
         np.negative(means, out=centre[..., 2])
         diff = np.matmul(centre.reshape(b, 2 * k, 3), self.xa, out=self.diff[:b])  # exact
