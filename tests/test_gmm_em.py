@@ -212,6 +212,29 @@ def test_a_partial_start_is_completed_by_kmeans_as_sklearn(data, monkeypatch, gi
     assert_same_fit(gmm_em.fit(subset, 2, init=start, rng=np.random.default_rng(0)), models)
 
 
+def degenerate():
+    rng = np.random.default_rng(3)
+    return {
+        "identical points": np.full((N, 2), 3.0),
+        "two points, repeated": np.repeat([[0.0, 0.0], [5.0, 1.0]], N // 2, axis=0),
+        "three points, repeated": np.repeat([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+                                            [400, 300, 300], axis=0),
+        "exactly on a line": np.outer(rng.normal(size=N), [1.0, 2.0]),
+        "integer grid": rng.integers(0, 3, (N, 2)).astype(float),
+        "one outlier": np.vstack([np.zeros((N - 1, 2)), [[1e3, 1e3]]]),
+        "tiny scale": rng.normal(size=(N, 2)) * 1e-9,
+    }
+
+
+@pytest.mark.parametrize("name", degenerate())
+def test_degenerate_data_as_sklearn(name):
+    # duplicates and empty k-means clusters, rank-one data, covariances at reg_covar
+    x = degenerate()[name][None]
+    start = gmm_em.kmeans(x, 2, uniforms=sklearns_uniforms(1))
+    np.testing.assert_array_equal(start.labels, sklearn_labels(x))
+    assert_same_fit(gmm_em.fit(x, 2, init=gmm_em.one_hot(start.labels, 2)), [sklearn_fit(x[0])])
+
+
 def test_max_iter_stops_unconverged_runs_as_sklearn(data, reference):
     labels = sklearn_labels(data[:10])
     models = [sklearn_fit(x, seed, max_iter=5) for seed, x in enumerate(data[:10])]
