@@ -294,7 +294,7 @@ def _fit_blocks(data, components, resp, uniforms, start, tol, max_iter, reg_cova
     means = np.empty((runs, components, dim))
     chol = np.empty((runs, components, dim, dim))
     ok = np.ones(runs, dtype=bool)
-    ids = np.arange(components, dtype=np.int8)[:, None]
+    ids = np.arange(components)[:, None]
     for lo in range(0, runs, block):
         rows = slice(lo, lo + block)
         x = data[rows]
@@ -497,7 +497,7 @@ def _assign(xt, centers):
     distances += np.einsum("rkd,rkd->rk", centers, centers)[:, :, None]
     if distances.shape[1] == 2:
         return (distances[:, 1] < distances[:, 0]).view(np.int8)
-    labels = np.zeros(distances.shape[::2], dtype=np.int8)
+    labels = np.zeros(distances.shape[::2], dtype=np.int32)  # any K
     best = distances[:, 0]
     for k in range(1, distances.shape[1]):  # sklearn's scan: a later centre must be closer
         closer = distances[:, k] < best
@@ -513,8 +513,8 @@ def _lloyd(x, xt, centers, tol, max_iter):
     centers_out = np.empty_like(centers)
     n_iter = np.zeros(runs, dtype=np.int64)
     active = np.arange(runs)
-    previous = np.full((runs, n), -1, dtype=np.int8)
-    ids = np.arange(clusters, dtype=np.int8)[:, None]
+    previous = np.full((runs, n), -1, dtype=np.int8 if clusters == 2 else np.int32)
+    ids = np.arange(clusters)[:, None]
     for i in range(max_iter):
         labels = _assign(xt, centers)
         member = (labels[:, None, :] == ids).astype(np.float64)  # (R, K, n)
