@@ -439,19 +439,19 @@ def _draws(clusters: int) -> int:
 
 def _kmeans_block(x, clusters, uniforms, centers, tol, max_iter):
     """:func:`kmeans` of a block of runs: ``(labels, centers, n_iter, initial centers)``."""
-    shift = x.mean(axis=1, keepdims=True)  # sklearn centres the data first
-    centred = x - shift
-    xt = np.ascontiguousarray(np.swapaxes(centred, 1, 2))  # (B, d, n)
+    xt = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (B, d, n)
+    shift = xt.mean(axis=2)  # sklearn centres the data first
+    xt -= shift[:, :, None]
     if centers is None:
-        initial = _kmeans_plusplus(centred, xt, clusters, uniforms)
+        initial = _kmeans_plusplus(xt, clusters, uniforms)
     else:
-        initial = centers - shift
+        initial = centers - shift[:, None, :]
     if tol > 0:  # sklearn's _tolerance: tol × mean of the per-feature variances
-        tol = np.var(xt, axis=2).mean(axis=1) * tol
+        tol = np.einsum("rdn,rdn->r", xt, xt) / xt.shape[1] / xt.shape[2] * tol
     else:
         tol = np.zeros(len(x))
-    labels, final, n_iter = _lloyd(centred, xt, initial, tol, max_iter)
-    return labels, final + shift, n_iter, initial + shift
+    labels, final, n_iter = _lloyd(xt, initial, tol, max_iter)
+    return labels, final + shift[:, None, :], n_iter, initial + shift[:, None, :]
 
 
 def _squared_distances(points, xt, x_sq):
@@ -464,14 +464,14 @@ def _squared_distances(points, xt, x_sq):
     return np.maximum(distances, 0, out=distances)
 
 
-def _kmeans_plusplus(x, xt, clusters, uniforms):
-    runs, n, dim = x.shape
+def _kmeans_plusplus(xt, clusters, uniforms):
+    runs, dim, n = xt.shape
     trials = 2 + int(np.log(clusters))
     every = np.arange(runs)
     x_sq = np.einsum("rdn,rdn->rn", xt, xt)
     centers = np.empty((runs, clusters, dim))
     first = np.minimum((uniforms[:, 0] * n).astype(np.int64), n - 1)  # choice(n), uniform p
-    centers[:, 0] = x[every, first]
+    centers[:, 0] = xt[every, :, first]
     closest = _squared_distances(centers[:, :1], xt, x_sq)[:, 0]  # (R, n)
     potential = closest.sum(axis=1)
     for c in range(1, clusters):
@@ -480,7 +480,7 @@ def _kmeans_plusplus(x, xt, clusters, uniforms):
         # searchsorted(cumulative, draws) for every run: the count of entries below
         ids = (cumulative[:, None, :] < draws[:, :, None]).sum(axis=2)
         np.minimum(ids, n - 1, out=ids)
-        candidates = x[every[:, None], ids]  # (R, trials, d)
+        candidates = xt[every[:, None], :, ids]  # (R, trials, d)
         distances = np.minimum(closest[:, None, :], _squared_distances(candidates, xt, x_sq))
         potentials = distances.sum(axis=2)
         best = potentials.argmin(axis=1)
@@ -506,8 +506,9 @@ def _assign(xt, centers):
     return labels
 
 
-def _lloyd(x, xt, centers, tol, max_iter):
-    runs, n, _ = x.shape
+def _lloyd(xt, centers, tol, max_iter):
+    """Lloyd iterations on centred data ``xt (R, d, n)`` from ``centers (R, K, d)``."""
+    runs, _, n = xt.shape
     clusters = centers.shape[1]
     labels_out = np.empty((runs, n), dtype=np.int64)
     centers_out = np.empty_like(centers)
@@ -519,10 +520,10 @@ def _lloyd(x, xt, centers, tol, max_iter):
         labels = _assign(xt, centers)
         member = (labels[:, None, :] == ids).astype(np.float64)  # (R, K, n)
         weight = member.sum(axis=2)  # (R, K)
-        sums = member @ x  # (R, K, d)
+        sums = member @ np.swapaxes(xt, 1, 2)  # (R, K, d)
         empty = (weight == 0).any(axis=1)
         for r in np.flatnonzero(empty):
-            _relocate_empty(x[r], centers[r], sums[r], weight[r], labels[r])
+            _relocate_empty(xt[r].T, centers[r], sums[r], weight[r], labels[r])
         new = _average(sums, weight)
         shift = np.sqrt(((new - centers) ** 2).sum(axis=2))
         centers = new
@@ -540,8 +541,8 @@ def _lloyd(x, xt, centers, tol, max_iter):
             keep = ~done
             if not keep.any():
                 break
-            x, xt, centers, labels, tol, active = (x[keep], xt[keep], centers[keep],
-                                                   labels[keep], tol[keep], active[keep])
+            xt, centers, labels, tol, active = (xt[keep], centers[keep], labels[keep],
+                                                tol[keep], active[keep])
         previous = labels
     return labels_out, centers_out, n_iter
 
