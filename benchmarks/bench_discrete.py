@@ -52,9 +52,10 @@ def main() -> None:
         reference = discrete.binned(discrete.GaussianMixture1D(), np.linspace(-8, 8, K + 1))
         family = discrete.Discrete(reference)
         rng = np.random.default_rng(0)
-        exact, _ = timed(loop.simulate, family, family.initial_counts(M, runs, rng), G, M, rng,
-                         exact=True)
-        data, _ = timed(loop.simulate, family, family.initial_data(M, runs, rng), G, M, rng)
+        counts = discrete.initial_data(runs, M, rng, family.reference, exact=True)
+        exact, _ = timed(loop.simulate, family, counts, G, M, rng, exact=True)
+        states = discrete.initial_data(runs, M, rng, family.reference)
+        data, _ = timed(loop.simulate, family, states, G, M, rng)
         plain, _ = timed(plain_loop, reference, M, G, args.plain_runs, rng)
         plain *= runs / args.plain_runs
         print(f"{runs:>6} {M:>5} {K:>4} {exact:>11.2f} {data:>14.2f} {plain:>23.1f} "

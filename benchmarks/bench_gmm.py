@@ -17,16 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from collapse import gmm
+from collapse.book.chapters import gmm as gmm_chapter
 
 
 def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0,
           checkpoint=None):
     start, cpu = time.perf_counter(), time.process_time()
     rng = np.random.default_rng(seed)
-    initial = gmm.initial_data(setting, runs, 1000, rng)
+    initial = gmm.initial_data(runs, 1000, rng, setting)
     family = gmm.GMM()
     family.reference = family.fit(initial)
-    history = gmm.simulate_chains(family, initial, generations, 1000, rng, jobs=n_jobs,
+    history = gmm_chapter.chains(family, initial, generations, 1000, rng, jobs=n_jobs,
                                   checkpoint=checkpoint)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     iterations = history.table["em_iterations"].mean()
@@ -36,7 +37,7 @@ def chain(runs: int, generations: int, n_jobs: int, setting: str, seed: int = 0,
 def fit_only(repeats: int = 200) -> float:
     """Milliseconds per sklearn fit of 1,000 points (the cost that dominates)."""
     family = gmm.GMM()
-    data = gmm.initial_data("blob", 1, 1000, np.random.default_rng(1))
+    data = gmm.initial_data(1, 1000, np.random.default_rng(1), "blob")
     family.fit(data)  # import and warm up
     start = time.process_time()
     for seed in range(repeats):

@@ -30,14 +30,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from collapse import lm, profiles
-from collapse.lm import estimate
+from collapse import lm
+from collapse.book import lm_estimate as estimate
+from collapse.book import settings
+from collapse.book.chapters import language_models as lm_chapter
 
 
 def throughput(config: dict) -> dict:
-    setup = lm.prepare(config, progress=False)
+    setup = lm_chapter.prepare(config, progress=False)
     with tempfile.TemporaryDirectory() as scratch:
-        family, _ = lm.regime(setup, config, "no original data", run=0, workdir=scratch)
+        family, _ = lm_chapter.regime(setup, config, "no original data", run=0, workdir=scratch)
         model = family.fit(setup.train[None])
         trained = json.loads((Path(model) / "train.json").read_text())
         prompts = setup.train[: config["generate_batch"]]
@@ -64,22 +66,22 @@ def experiment_seconds(config: dict) -> float:
         os.chdir(scratch)  # lm's cache is relative: a fresh .cache/lm
         try:
             start = time.perf_counter()
-            setup = lm.prepare(config, progress=False)
-            for name in lm.REGIMES:
+            setup = lm_chapter.prepare(config, progress=False)
+            for name in lm_chapter.REGIMES:
                 for run in range(config["runs"]):
-                    family, mixing = lm.regime(setup, config, name, run)
+                    family, mixing = lm_chapter.regime(setup, config, name, run)
                     rng = np.random.default_rng([config["seed"], run])
                     history = loop.simulate(family, setup.train[None], config["generations"],
                                             len(setup.train), rng, mixing,
                                             keep=range(config["generations"]))
-                    lm.generation_perplexities([history])
+                    lm_chapter.generation_perplexities([history])
             return time.perf_counter() - start
         finally:
             os.chdir(here)
 
 
 def paper_size(batch: int, train_steps: int, prompts: int) -> None:
-    config = profiles.resolve("language_models", "paper")
+    config = settings.resolve("language_models", "paper")
     with tempfile.TemporaryDirectory() as scratch:
         model = lm.random_opt(Path(scratch) / "opt-125m", **lm.OPT_125M)
         rates = estimate.measure(model, batch, config["num_beams"], train_steps, prompts)
@@ -111,7 +113,7 @@ def main() -> None:
     if args.paper_size:
         paper_size(args.batch, args.train_steps, args.prompts)
         return
-    config = profiles.resolve("language_models", args.profile)
+    config = settings.resolve("language_models", args.profile)
     for name, value in throughput(config).items():
         print(f"{name}: {value}")
     if args.experiment:

@@ -58,7 +58,7 @@ def main() -> None:
     total = 0.0
     for kind in noisy.SCHEDULES:
         def simulate(kind=kind):
-            initial = noisy.initial_data(cov, args.base_size, args.runs, rng)
+            initial = noisy.initial_data(args.runs, args.base_size, rng, cov)
             return loop.simulate(family, initial, args.generations,
                                  noisy.schedule(kind, args.base_size), rng, exact=True,
                                  metrics=noisy.truth_metrics(cov))

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from timing import timed
 
-from collapse import loop, mnist, profiles, vae
+from collapse import loop, mnist, vae
+from collapse.book import settings
+from collapse.book.chapters import vae as vae_chapter
 
 
 def fit_throughput(family: vae.VAE, data) -> float:
@@ -36,14 +38,14 @@ def fit_throughput(family: vae.VAE, data) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=profiles.PROFILE_NAMES)
+    parser.add_argument("--profile", default="quick", choices=settings.PROFILE_NAMES)
     parser.add_argument("--batches", type=int, default=40, help="batches timed per device")
     parser.add_argument("--skip-chain", action="store_true", help="throughput only")
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")
-    paper = profiles.resolve("vae", "paper")
+    paper = settings.resolve("vae", "paper")
     images, _ = mnist.load(paper["dataset"], "train")
     n = paper["batch_size"] * args.batches
     fixed = images[None, :n]
@@ -70,9 +72,9 @@ def main() -> None:
 
     if args.skip_chain:
         return
-    config = profiles.resolve("vae", args.profile)
+    config = settings.resolve("vae", args.profile)
     rng = np.random.default_rng(config["seed"])
-    family, real = vae.setup(config, rng)
+    family, real = vae_chapter.family_and_data(config, rng)
     start = time.perf_counter()
     history = loop.simulate(family, real, config["generations"], config["n_train"], rng,
                             loop.Replace(), keep=range(config["generations"]))

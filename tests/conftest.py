@@ -31,7 +31,7 @@ def smoke_book(tmp_path_factory):
     status record or the exception it raised; ``html_dir`` is None if the build failed
     (the build log is in ``site_root / 'build.log'``).
     """
-    from collapse import book
+    from collapse.book import runner as book
 
     site = tmp_path_factory.mktemp("site")
     for name in ("_config.yml", "_toc.yml", "index.md"):

@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from collapse import __main__ as cli
-from collapse import book, gaussian, loop, profiles, theory
+from collapse import gaussian, loop, theory
+from collapse.book import cli, memory, settings
+from collapse.book import runner as book
+from collapse.book.families import FAMILIES
 
 
 class CountingFamily(gaussian.Gaussian):
@@ -34,7 +36,7 @@ def data(M=10):
     (dict(sample_size=[5, 5]), "schedule must have generations - 1 = 3 entries"),
     (dict(generations=0), "generations must be >= 1"),
     (dict(rng=0), "rng must be a numpy.random.Generator"),
-    (dict(mixing=loop.Mixture(0.5, 0.5, 0.0), sample_size=50),
+    (dict(mixing=loop.Weighted(0.5, 0.5, 0.0), sample_size=50),
      "mixing needs 25 previous and 0 original samples at generation 1"),
 ])
 def test_loop_rejects_bad_arguments_before_fitting(kwargs, message):
@@ -58,7 +60,7 @@ def test_initial_data_with_fewer_than_two_points():
 ])
 def test_mixing_weights(weights, message):
     with pytest.raises(ValueError, match=message):
-        loop.Mixture(**weights)
+        loop.Weighted(**weights)
 
 
 def test_keep_original_fraction_range():
@@ -72,9 +74,9 @@ def test_unknown_names():
     with pytest.raises(ValueError, match="estimator must be one of 'unbiased', 'mle'"):
         gaussian.Gaussian("bayes")
     with pytest.raises(ValueError, match="profile must be one of smoke, quick, paper; got 'huge'"):
-        profiles.resolve("gaussian", "huge")
+        settings.resolve("gaussian", "huge")
     with pytest.raises(ValueError, match="chapter must be one of"):
-        profiles.resolve("no-such-chapter", "quick")
+        settings.resolve("no-such-chapter", "quick")
 
 
 def test_theory_rejects_bad_sizes():
@@ -122,12 +124,12 @@ def test_cli_main_is_importable():
 
 
 def test_every_chapter_accepts_a_seed_override():
-    for chapter in profiles.chapters():
-        assert profiles.resolve(chapter, "smoke", seed=3)["seed"] == 3
+    for chapter in settings.chapters():
+        assert settings.resolve(chapter, "smoke", seed=3)["seed"] == 3
     with pytest.raises(ValueError, match="parameter 'seed' must be >= 0"):
-        profiles.resolve("gaussian", "smoke", seed=-1)
+        settings.resolve("gaussian", "smoke", seed=-1)
     with pytest.raises(TypeError, match="parameter 'seed' must be an integer"):
-        profiles.resolve("gaussian", "smoke", seed="one")
+        settings.resolve("gaussian", "smoke", seed="one")
 
 
 # The command line's bad inputs are the table in test_cli.py; these are the library's
@@ -144,15 +146,13 @@ def _noisy(**kwargs):
 
 
 def _discrete(**kwargs):
-    from collapse import discrete
 
-    return discrete.cli_setup(2, 10, RNG, **kwargs)
+    return FAMILIES["discrete"].build(2, 10, RNG, **kwargs)
 
 
 def _gmm(**kwargs):
-    from collapse import gmm
 
-    return gmm.cli_setup(2, 10, RNG, **kwargs)
+    return FAMILIES["gmm"].build(2, 10, RNG, **kwargs)
 
 
 def _mnist(*args):
@@ -170,8 +170,8 @@ def _vae(**kwargs):
 @pytest.mark.parametrize("call, error, message", [
     (lambda: loop.mixing_rule("shuffle"), ValueError, "mixing must be one of"),
     (lambda: loop.KeepOriginal(NAN), ValueError, "fraction must be finite"),
-    (lambda: loop.Mixture(alpha=INF), ValueError, "mixing weight alpha must be finite"),
-    (lambda: loop.Mixture(alpha="1"), TypeError, "mixing weight alpha must be a number"),
+    (lambda: loop.Weighted(alpha=INF), ValueError, "mixing weight alpha must be finite"),
+    (lambda: loop.Weighted(alpha="1"), TypeError, "mixing weight alpha must be a number"),
     (lambda: gaussian.params(std=-1.0), ValueError, "std must be >= 0.0"),
     (lambda: gaussian.params(std=INF), ValueError, "std must be finite"),
     (lambda: gaussian.params(std=1.0, runs=0), ValueError, "runs must be >= 1"),
@@ -192,7 +192,7 @@ def _vae(**kwargs):
     (lambda: cli.parse_value("--set lr", ".nan"), ValueError, "--set lr must be a finite"),
     (lambda: cli.parse_value("--set sizes", "[10, 1e999]"), ValueError, "--set sizes must be"),
     (lambda: cli.parse_value("--set runs", "null"), ValueError, "--set runs needs a value"),
-    (lambda: cli.validate.memory(2e9, "lower --runs", available=10**9), ValueError,
+    (lambda: memory.check(2e9, "lower --runs", limit=10**9), ValueError,
      "this run would need 2.0 GB of memory, 1.0 GB available; lower --runs"),
     (lambda: gaussian.params(mean=NAN), ValueError, "mean must be finite"),
     (lambda: loop.simulate(gaussian.Gaussian(), np.full((1, 5), NAN), 2, 5, RNG),
@@ -225,9 +225,9 @@ def test_set_overrides_are_checked(chapter, name, text, message):
     value = cli.parse_value(f"--set {name}", text)
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         # what the chapter runner does before executing: check the values, then the memory
-        profiles.check_memory(chapter, profiles.resolve(chapter, "smoke", **{name: value}))
+        memory.check_chapter(chapter, settings.resolve(chapter, "smoke", **{name: value}))
 
 
 def test_set_reads_numbers_as_numbers():
     lr = cli.parse_value("--set lr", "1e-4")
-    assert profiles.resolve("language_models", "smoke", lr=lr)["lr"] == 1e-4
+    assert settings.resolve("language_models", "smoke", lr=lr)["lr"] == 1e-4

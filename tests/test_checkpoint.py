@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from collapse import checkpoint as checkpoint_format
 from collapse import discrete, gaussian, loop
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +42,7 @@ CHANGES = [
     ("generations", dict(generations=6), "sample_sizes"),
     ("estimator", dict(estimator="mle"), "family"),
     ("mixing rule", dict(mixing=loop.Accumulate()), "mixing"),
-    ("mixing weight", dict(mixing=loop.Mixture(0.5, 0.5, 0.0)), "mixing"),
+    ("mixing weight", dict(mixing=loop.Weighted(0.5, 0.5, 0.0)), "mixing"),
     ("kept generations", dict(keep=[1]), "keep"),
 ]
 
@@ -98,7 +99,7 @@ def test_truncated_and_newer_checkpoints_are_a_clear_error(tmp_path):
     with pytest.raises(loop.CheckpointError, match="corrupt"):
         gaussian_run(checkpoint)
     saved = pickle.loads(whole)
-    saved["version"] = loop.CHECKPOINT_VERSION + 1
+    saved["version"] = checkpoint_format.VERSION + 1
     checkpoint.write_bytes(pickle.dumps(saved))
     with pytest.raises(loop.CheckpointError, match="newer"):
         gaussian_run(checkpoint)

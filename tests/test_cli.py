@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collapse import __main__ as cli
+from collapse import checkpoint as checkpoint_format
 from collapse import data, loop
+from collapse.book import cli, memory
 
 SIM = ["simulate", "gaussian"]
 
@@ -40,17 +41,17 @@ CASES = [
     (["simulate"], "required: family"),
     (SIM + ["--bogus"], "unrecognized arguments: --bogus"),
     # mixing weights: in range, summing to 1, and only for their rule
-    (SIM + ["--mixing", "mixture", "--alpha", "0.3"], "--mixing mixture: mixing weights"),
+    (SIM + ["--mixing", "weighted", "--alpha", "0.3"], "--mixing weighted: mixing weights"),
     (SIM + ["--fraction", "0.2"], "--fraction 0.2 applies only to --mixing keep-original"),
     (SIM + ["--mixing", "accumulate", "--fraction", "0.5"], "--fraction 0.5 applies only"),
     (SIM + ["--mixing", "keep-original", "--alpha", "0.5"], "--alpha 0.5 applies only"),
     (SIM + ["--mixing", "keep-original", "--beta", "0.5"], "--beta 0.5 applies only"),
-    (SIM + ["--gamma", "0.1"], "--gamma 0.1 applies only to --mixing mixture"),
+    (SIM + ["--gamma", "0.1"], "--gamma 0.1 applies only to --mixing weighted"),
     (SIM + ["--mixing", "keep-original", "--fraction", "1.5"],
      "argument --fraction: must be a number in [0, 1], got '1.5'"),
     (SIM + ["--mixing", "keep-original", "--fraction", "nan"], "argument --fraction"),
-    (SIM + ["--mixing", "mixture", "--alpha", "inf"], "argument --alpha"),
-    (SIM + ["--mixing", "mixture", "--beta", "-0.1"], "argument --beta"),
+    (SIM + ["--mixing", "weighted", "--alpha", "inf"], "argument --alpha"),
+    (SIM + ["--mixing", "weighted", "--beta", "-0.1"], "argument --beta"),
     (SIM + ["--exact", "--mixing", "pool"], "--exact needs"),
     (["simulate", "gmm", "--exact"], "--exact needs a family with exact statistics"),
     # family options: numbers, finite, known names, the default's type, the family's range
@@ -160,10 +161,9 @@ def test_numbers_are_numbers(tmp_path):
 
 def test_string_options_are_taken_literally(monkeypatch):
     """`no` is a name for a str option, not YAML's False."""
-    from collapse import gaussian
 
-    assert cli.family_options("gaussian", gaussian, [("estimator", "no")]) == {"estimator": "no"}
-    assert cli.family_options("gaussian", gaussian, [("estimator", "mle"), ("std", "2")]) == \
+    assert cli.family_options("gaussian", [("estimator", "no")]) == {"estimator": "no"}
+    assert cli.family_options("gaussian", [("estimator", "mle"), ("std", "2")]) == \
         {"estimator": "mle", "std": 2.0}
 
 
@@ -185,7 +185,7 @@ def test_moderate_runs_fit_the_memory_estimate():
         assert measured < cli.estimate_bytes("gaussian", {}, 1000, 10_000, 5, rule, False)
     with pytest.raises(ValueError, match="would need 1000.0 GB of memory, 1.0 GB available; "
                                          "lower --M"):
-        cli.validate.memory(1e12, "lower --M", available=10**9)
+        memory.check(1e12, "lower --M", limit=10**9)
 
 
 def test_csv_is_written_atomically(tmp_path):
@@ -227,7 +227,7 @@ def test_sigterm_ends_with_one_line_and_exit_143(tmp_path, monkeypatch, capsys):
 
 def test_ctrl_c_says_where_the_work_is(tmp_path, monkeypatch, capsys):
     checkpoint = tmp_path / "c.pkl"
-    loop._save_checkpoint(checkpoint, {"run": "earlier"}, {"generation": 3})  # a real file
+    checkpoint_format.save(checkpoint, {"run": "earlier"}, {"generation": 3})  # a real file
     monkeypatch.setattr(loop, "simulate", _fake_simulate(KeyboardInterrupt()))
     assert cli.main(SIM + ["--checkpoint", str(checkpoint)]) == 130
     assert capsys.readouterr().err == (f"interrupted by SIGINT: finished generations are saved "
@@ -394,9 +394,10 @@ def test_bad_wikitext_files_name_the_file(wikitext_dir, name, content, message):
 
 def test_the_cli_reports_bad_wikitext_before_pretraining(wikitext_dir, capsys, no_compute,
                                                          monkeypatch):
-    from collapse import lm
+    from collapse.book.chapters import language_models as lm_chapter
 
-    monkeypatch.setattr(lm, "prepare", _fake_simulate(AssertionError("pre-training started")))
+    monkeypatch.setattr(lm_chapter, "prepare",
+                        _fake_simulate(AssertionError("pre-training started")))
     (wikitext_dir / "wiki.valid.tokens").write_bytes(b"")  # train is fine, valid is not
     assert cli.main(["simulate", "lm", "--M", "8", "--generations", "2"]) == 2
     err = capsys.readouterr().err
@@ -423,11 +424,11 @@ def test_the_data_directory_setting(tmp_path, monkeypatch, capsys, setting, mess
 
 
 def test_a_corrupt_checkpoint_stops_before_the_family_is_set_up(tmp_path, monkeypatch, capsys):
-    from collapse import __main__ as cli
     from collapse import gaussian
+    from collapse.book import cli
 
     checkpoint = tmp_path / "run.pkl"
     checkpoint.write_bytes(b"garbage")
-    monkeypatch.setattr(gaussian, "cli_setup", lambda *a, **k: pytest.fail("set up"))
+    monkeypatch.setattr(gaussian, "initial_data", lambda *a, **k: pytest.fail("set up"))
     assert cli.main(["simulate", "gaussian", "--checkpoint", str(checkpoint)]) == 2
     assert "run.pkl" in capsys.readouterr().err

@@ -6,7 +6,8 @@ import pytest
 from scipy import stats
 
 from collapse import discrete, loop, markov
-from collapse.__main__ import main
+from collapse.book.cli import main
+from collapse.book.families import FAMILIES
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_exact_and_brute_force_loops_agree(family):
     supports = []
     for exact, seed in ((True, 4), (False, 5)):
         rng = np.random.default_rng(seed)
-        initial = family.initial_data(M, runs, rng)
+        initial = discrete.initial_data(runs, M, rng, family.reference)
         table = loop.simulate(family, initial, generations, M, rng, exact=exact).table
         supports.append(table.pivot(index="run", columns="generation", values="support"))
     a, b = (s.to_numpy(float) for s in supports)
@@ -72,8 +73,8 @@ def test_final_state_probability_equals_original_probability(family):
     """§4.1: the chain ends in a delta at state i with probability p_0(i)."""
     runs, M = 6000, 10
     rng = np.random.default_rng(6)
-    history = loop.simulate(family, family.initial_counts(M, runs, rng), 250, M, rng,
-                            exact=True)
+    counts = discrete.initial_data(runs, M, rng, family.reference, exact=True)
+    history = loop.simulate(family, counts, 250, M, rng, exact=True)
     result = discrete.absorption(history.table)
     assert result["absorbed"].all()
     observed = np.bincount(result["state"].astype(int), minlength=3) / runs
@@ -102,8 +103,9 @@ def test_expected_support_matches_simulation():
     p = discrete.binned(discrete.GaussianMixture1D(), np.linspace(-8, 8, 41))
     family = discrete.Discrete(p)
     runs, M = 4000, 100
-    support = family.describe(family.fit_statistics(family.initial_counts(
-        M, runs, np.random.default_rng(7))))["support"]
+    counts = discrete.initial_data(runs, M, np.random.default_rng(7), family.reference,
+                                   exact=True)
+    support = family.describe(family.fit_statistics(counts))["support"]
     expected = discrete.expected_support(p, M)
     assert abs(support.mean() - expected) < 4 * support.std() / np.sqrt(runs)
 
@@ -179,18 +181,18 @@ def test_checkpoint_resumes_an_interrupted_run(tmp_path):
 
 
 def test_chapter_profiles_reject_bad_values():
-    from collapse import profiles
+    from collapse.book import settings
 
     with pytest.raises(ValueError, match="time_sizes"):
-        profiles.resolve("discrete", "smoke", time_sizes=[1, 10])
+        settings.resolve("discrete", "smoke", time_sizes=[1, 10])
     with pytest.raises(TypeError, match="collapse_runs"):
-        profiles.resolve("discrete", "smoke", collapse_runs=1.5)
+        settings.resolve("discrete", "smoke", collapse_runs=1.5)
     with pytest.raises(ValueError, match="starts"):
-        profiles.resolve("markov", "smoke", starts=[[5, 5]])
+        settings.resolve("markov", "smoke", starts=[[5, 5]])
     with pytest.raises(ValueError, match="chain states"):
-        profiles.resolve("markov", "smoke", M=100, K=5, starts=[[20] * 5])
+        settings.resolve("markov", "smoke", M=100, K=5, starts=[[20] * 5])
     with pytest.raises(ValueError, match="stages_generations"):
-        profiles.resolve("what_is_collapse", "smoke", stages_generations=[-1])
+        settings.resolve("what_is_collapse", "smoke", stages_generations=[-1])
 
 
 def test_bad_parameters_fail_early(family):
@@ -210,8 +212,8 @@ def test_bad_parameters_fail_early(family):
         family.sample(discrete.DiscreteParams(np.array([[1.0, 0, 0]])), -1,
                       np.random.default_rng(0))
     with pytest.raises(ValueError, match="states must be >= 1"):
-        discrete.cli_setup(5, 10, np.random.default_rng(0), states=0)
+        FAMILIES["discrete"].build(5, 10, np.random.default_rng(0), states=0)
     with pytest.raises(ValueError, match="distribution must be one of"):
-        discrete.cli_setup(5, 10, np.random.default_rng(0), distribution="zipf")
+        FAMILIES["discrete"].build(5, 10, np.random.default_rng(0), distribution="zipf")
     with pytest.raises(ValueError, match="tail_dof"):
         discrete.GaussianMixture1D(tail_dof=1)

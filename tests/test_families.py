@@ -1,12 +1,12 @@
-"""Every numeric family keeps the loop's contract (see ``family_contract.py``)."""
+"""Every numeric family keeps the loop's contract (``collapse.testing.check_family``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from family_contract import check_contract
 
 from collapse import discrete, gaussian, gmm, noisy
+from collapse.testing import check_family
 
 RUNS = 4
 
@@ -19,13 +19,13 @@ def test_gaussian_1d(tmp_path, exact):
         data = family().sample(gaussian.params(0.0, 1.0, runs=RUNS), 20, rng)
         return family().summarize(data) if exact else data
 
-    check_contract(family, initial, size=10, exact=exact, tmp_path=tmp_path)
+    check_family(family, initial, size=10, exact=exact, checkpoint_dir=tmp_path)
 
 
 def test_gaussian_nd(tmp_path):
     truth = gaussian.params([0.0, 1.0], cov=[[1.0, 0.3], [0.3, 2.0]], runs=RUNS)
-    check_contract(gaussian.Gaussian, lambda rng: gaussian.Gaussian().sample(truth, 20, rng),
-                   size=10, tmp_path=tmp_path)
+    check_family(gaussian.Gaussian, lambda rng: gaussian.Gaussian().sample(truth, 20, rng),
+                   size=10, checkpoint_dir=tmp_path)
 
 
 @pytest.mark.parametrize("exact", [False, True])
@@ -37,10 +37,9 @@ def test_discrete(tmp_path, exact):
         return discrete.Discrete(reference, tail_threshold=0.05)
 
     def initial(rng):
-        return (family().initial_counts(20, RUNS, rng) if exact
-                else family().initial_data(20, RUNS, rng))
+        return discrete.initial_data(RUNS, 20, rng, reference, exact=exact)
 
-    check_contract(family, initial, size=10, exact=exact, tmp_path=tmp_path)
+    check_family(family, initial, size=10, exact=exact, checkpoint_dir=tmp_path)
 
 
 NOISY_CASES = [(noise, exact) for noise in noisy.NOISE_KINDS for exact in (False, True)
@@ -56,13 +55,13 @@ def test_noisy(tmp_path, noise, exact):
 
     def initial(rng):
         if exact:
-            return noisy.initial_data(cov, 20, RUNS, rng)
+            return noisy.initial_data(RUNS, 20, rng, cov)
         truth = gaussian.params(np.zeros(2), cov=cov, runs=RUNS)
         return family().sample(truth, 20, rng)
 
-    check_contract(family, initial, size=10, exact=exact, tmp_path=tmp_path)
+    check_family(family, initial, size=10, exact=exact, checkpoint_dir=tmp_path)
 
 
 def test_gmm(tmp_path):
-    check_contract(lambda: gmm.GMM(seed=3), lambda rng: gmm.initial_data("two", 2, 50, rng),
-                   size=50, generations=3, tmp_path=tmp_path)
+    check_family(lambda: gmm.GMM(seed=3), lambda rng: gmm.initial_data(2, 50, rng, "two"),
+                   size=50, generations=3, checkpoint_dir=tmp_path)

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from collapse import gmm, loop, metrics, profiles
+from collapse import gmm, loop, metrics
+from collapse.book import settings
+from collapse.book.chapters import gmm as gmm_chapter
+from collapse.book.families import FAMILIES
 
 
 def mixture(weights, means, covariances, runs=1):
@@ -52,7 +55,7 @@ def test_l2_is_zero_for_identical_mixtures_and_symmetric():
 def test_fit_and_sample_shapes():
     rng = np.random.default_rng(0)
     family = gmm.GMM()
-    data = gmm.initial_data("two", 3, 200, rng)
+    data = gmm.initial_data(3, 200, rng, "two")
     assert data.shape == (3, 200, 2)
     fitted = family.fit(data)
     assert fitted.weights.shape == (3, 2)
@@ -66,7 +69,7 @@ def test_fit_and_sample_shapes():
 
 def test_fit_recovers_two_separated_gaussians():
     rng = np.random.default_rng(1)
-    fitted = gmm.GMM().fit(gmm.initial_data("two", 2, 4000, rng))
+    fitted = gmm.GMM().fit(gmm.initial_data(2, 4000, rng, "two"))
     order = np.argsort(fitted.means[:, :, 0], axis=1)
     means = np.take_along_axis(fitted.means, order[:, :, None], 1)
     # standard error of a component mean with 2,000 unit-variance points: 0.022
@@ -88,7 +91,7 @@ def test_sample_has_the_mixture_moments():
 
 def test_fit_is_a_pure_function_of_seed_and_data():
     rng = np.random.default_rng(3)
-    data = gmm.initial_data("blob", 2, 300, rng)
+    data = gmm.initial_data(2, 300, rng, "blob")
     one, two = gmm.GMM(seed=5).fit(data), gmm.GMM(seed=5).fit(data)
     assert np.array_equal(one.means, two.means) and np.array_equal(one.weights, two.weights)
     # the same data in another run position gives the same fit
@@ -98,15 +101,15 @@ def test_fit_is_a_pure_function_of_seed_and_data():
 
 
 def chains(M, generations, runs, rng, setting="two", mixing=None, keep=(), jobs=1,
-           checkpoint=None):
+           checkpoint_dir=None):
     """The chapter's experiment: D_0, the generation-0 fit as reference, the chains."""
-    D0 = gmm.initial_data(setting, runs, M, rng)
+    D0 = gmm.initial_data(runs, M, rng, setting)
     family = gmm.GMM(seed=1)
     family.reference = family.fit(D0)
     truth = gmm.initial_distribution(setting)
-    return gmm.simulate_chains(family, D0, generations, M, rng, mixing, keep=keep,
+    return gmm_chapter.chains(family, D0, generations, M, rng, mixing, keep=keep,
                                metrics={"l2_to_truth": gmm.l2_to(truth)}, jobs=jobs,
-                               checkpoint=checkpoint)
+                               checkpoint_dir=checkpoint_dir)
 
 
 def test_chains_are_reproducible_and_independent_of_jobs():
@@ -139,13 +142,13 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     monkeypatch.setattr(gmm, "_fit_runs", interrupted_fit)
     stem = tmp_path / "chain"
     with pytest.raises(KeyboardInterrupt):
-        chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+        chains(rng=np.random.default_rng(5), checkpoint_dir=stem, **kwargs)
     calls.clear()
-    resumed = chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    resumed = chains(rng=np.random.default_rng(5), checkpoint_dir=stem, **kwargs)
     assert len(calls) == 1 + 2  # the reference, then generations 2 and 3 only
     assert resumed.table.equals(fresh.table)
     calls.clear()
-    finished = chains(rng=np.random.default_rng(5), checkpoint=stem, **kwargs)
+    finished = chains(rng=np.random.default_rng(5), checkpoint_dir=stem, **kwargs)
     assert len(calls) == 1 and finished.table.equals(fresh.table)
 
 
@@ -156,9 +159,9 @@ def test_mixing_rules_run():
         assert sizes == ([100, 200, 300] if isinstance(rule, loop.Accumulate) else [100] * 3)
 
 
-def test_cli_setup_reference_is_generation_zero():
-    family, initial, exact = gmm.cli_setup(2, 150, np.random.default_rng(7), data="blob")
-    assert exact is False and initial.shape == (2, 150, 2)
+def test_command_line_reference_is_generation_zero():
+    family, initial = FAMILIES["gmm"].build(2, 150, np.random.default_rng(7), data="blob")
+    assert FAMILIES["gmm"].exact is False and initial.shape == (2, 150, 2)
     history = loop.simulate(family, initial, 2, 150, np.random.default_rng(8))
     assert (history.table.query("generation == 0")["l2_to_reference"] == 0).all()
 
@@ -169,21 +172,21 @@ def test_cli_setup_reference_is_generation_zero():
     (lambda: gmm.GMM(max_iter=0), "max_iter must be >= 1"),
     (lambda: gmm.GMM().fit(np.zeros((1, 1, 2))), "number of samples per run must be >= 2"),
     (lambda: gmm.GMM().fit(np.zeros((5, 2))), r"data must be \(runs, n, d\)"),
-    (lambda: gmm.initial_data("two", 1, 1, np.random.default_rng(0)), "M must be >= 2"),
-    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 0, 100,
+    (lambda: gmm.initial_data(1, 1, np.random.default_rng(0), "two"), "M must be >= 2"),
+    (lambda: gmm_chapter.chains(gmm.GMM(), np.zeros((1, 100, 2)), 0, 100,
                                  np.random.default_rng(0)), "generations must be"),
-    (lambda: gmm.initial_data("three", 1, 100, np.random.default_rng(0)),
+    (lambda: gmm.initial_data(1, 100, np.random.default_rng(0), "three"),
      "setting must be one of"),
     (lambda: gmm.initial_distribution("two", separation=-1.0), "separation must be >= 0"),
-    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
+    (lambda: gmm_chapter.chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
                                  np.random.default_rng(0), keep=[10]), "keep .* must be <= 9"),
-    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100, 0),
+    (lambda: gmm_chapter.chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100, 0),
      "rng must be a numpy.random.Generator"),
-    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 1,
+    (lambda: gmm_chapter.chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 1,
                                  np.random.default_rng(0)), "sample size M_1 must be >= 2"),
-    (lambda: gmm.simulate_chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
+    (lambda: gmm_chapter.chains(gmm.GMM(), np.zeros((1, 100, 2)), 10, 100,
                                  np.random.default_rng(0), jobs=0), "jobs must be >= 1"),
-    (lambda: gmm.cli_setup(1, 100, np.random.default_rng(0), data="moons"),
+    (lambda: FAMILIES["gmm"].build(1, 100, np.random.default_rng(0), data="moons"),
      "data must be one of"),
     (lambda: gmm.params([0.5, 0.6], [[0, 0], [1, 1]], [np.eye(2)] * 2), "sum to 1"),
 ])
@@ -195,10 +198,10 @@ def test_bad_arguments_fail_before_compute(call, message):
 
 
 def test_profiles_are_checked():
-    for name in profiles.PROFILE_NAMES:
-        profiles.resolve("gmm", name)
+    for name in settings.PROFILE_NAMES:
+        settings.resolve("gmm", name)
     with pytest.raises(ValueError, match="runs"):
-        profiles.resolve("gmm", "smoke", runs=0)
+        settings.resolve("gmm", "smoke", runs=0)
 
 
 def test_one_gaussian_log_density():
@@ -218,9 +221,9 @@ def test_one_gaussian_log_density():
 
 
 def test_settings_table_comes_from_the_profiles():
-    from collapse import profiles
+    from collapse.book import settings
 
-    table = profiles.settings_table("gmm")
+    table = settings.settings_table("gmm")
     assert table.loc["generations", "this book: paper profile"] == "2050"
     assert table.loc["generations", "authors' code"] == "2,050"
     assert table.loc["Fig 13 distance", "this book: quick profile"] == "squared L2, log scale"

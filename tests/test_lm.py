@@ -9,22 +9,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from family_contract import check_contract
 
-from collapse import data, lm, loop, profiles
+from collapse import data, lm, loop
+from collapse.book import settings
+from collapse.book.chapters import language_models as lm_chapter
 from collapse.loop import Replace, simulate
+from collapse.testing import check_family
 
 pytestmark = pytest.mark.skipif(data.local_path("wikitext-2") is None,
                                 reason="no local WikiText-2 copy (set COLLAPSE_DATA_DIR)")
 
 
 def smoke(**overrides):
-    return profiles.resolve("language_models", "smoke", **overrides)
+    return settings.resolve("language_models", "smoke", **overrides)
 
 
 @pytest.fixture(scope="module")
 def setup():
-    return lm.prepare(smoke(train_blocks=12, valid_blocks=6, test_blocks=8), progress=False)
+    return lm_chapter.prepare(smoke(train_blocks=12, valid_blocks=6, test_blocks=8), progress=False)
 
 
 def family(setup, workdir, **options):
@@ -160,7 +162,7 @@ def test_beam_width_one_is_greedy_decoding(setup):
 def test_beam_search_is_hugging_face_generate_token_for_token(setup, num_beams, penalty):
     """The written-out beam search (prompt keys stored once, beams masked to their
     ancestors) returns exactly what ``generate`` returns with the same settings."""
-    from collapse.lm.train import beam_search_supports
+    from collapse.lm.generate import beam_search_supports
 
     model = lm.load_model(setup.base)
     assert beam_search_supports(model)
@@ -194,7 +196,7 @@ def test_keep_original_batches_is_the_authors_disjoint_ten_percent():
     assert rule.kept(8) == 4 and rule.counts(100) == (88, 0, 12)
     original = np.arange(100)[None, :, None] * np.ones((1, 1, 3), dtype=int)
     new = -original - 1  # continuation i of prompt i
-    out = rule.training_set(new, loop.Memory(original, original), 100,
+    out = rule.training_set(new, loop.Sources(original, original), 100,
                             np.random.default_rng(0))
     kept = (out[0, :, 0] >= 0)
     assert kept.sum() == 12
@@ -210,9 +212,9 @@ def test_lm_stand_in_keeps_the_family_contract(setup, tmp_path):
     def initial(rng):  # D_0: the real blocks in a random order (the order drives training)
         return setup.train[rng.permutation(len(setup.train))][None]
 
-    check_contract(make, initial, size=len(setup.train), generations=2,
+    check_family(make, initial, size=len(setup.train), generations=2,
                    mixings=(Replace(), loop.KeepOriginal(0.25), lm.KeepOriginalBatches(0.25, 3)),
-                   tmp_path=tmp_path)
+                   checkpoint_dir=tmp_path)
 
 
 class Interrupted(Exception):
@@ -272,7 +274,7 @@ def test_bad_input_fails_before_compute(setup, tmp_path):
     with pytest.raises(ValueError, match="keep_original"):
         smoke(keep_original="some")
     with pytest.raises(ValueError, match="train_blocks"):
-        lm.prepare(smoke(train_blocks=10**9), progress=False)
+        lm_chapter.prepare(smoke(train_blocks=10**9), progress=False)
 
 
 def test_missing_data_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
@@ -290,7 +292,7 @@ def test_missing_data_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
 
 
 def test_command_line_runs_the_language_model_family(tmp_path):
-    from collapse.__main__ import main
+    from collapse.book.cli import main
 
     out = tmp_path / "lm.csv"
     assert main(["simulate", "lm", "--runs", "1", "--M", "8", "--generations", "2",
@@ -300,22 +302,21 @@ def test_command_line_runs_the_language_model_family(tmp_path):
 
 
 def test_settings_table_and_memory_estimate_come_from_the_profiles():
-    table = profiles.settings_table("language_models")
+    table = settings.settings_table("language_models")
     assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
                                    "this book: quick profile"]
     assert table.loc["lr", "this book: paper profile"] == "2e-05"
-    from collapse.profiles.language_models import peak_memory
 
-    paper, driver = peak_memory(profiles.resolve("language_models", "paper"))
-    quick, _ = peak_memory(profiles.resolve("language_models", "quick"))
+    paper, driver = settings.resolve("language_models", "paper").peak_memory()
+    quick, _ = settings.resolve("language_models", "quick").peak_memory()
     assert 3e9 < paper < 40e9 and quick < 2e9 and driver in {"model", "batch_size",
                                                               "generate_batch"}
 
 
 def test_estimate_counts_the_work_of_a_profile_and_divides_by_measured_rates():
-    from collapse.lm import estimate
+    from collapse.book import lm_estimate as estimate
 
-    config = profiles.resolve("language_models", "smoke")  # 24/8/16 blocks, 2 gens, 1 run
+    config = settings.resolve("language_models", "smoke")  # 24/8/16 blocks, 2 gens, 1 run
     tokens = estimate.work(config)
     # epochs [1, 2]: regimes train 1, 2 and 1 epochs on 24 blocks in each of 2 generations
     assert tokens["trained"] == (1 + 2 + 1) * 2 * 24 * 64

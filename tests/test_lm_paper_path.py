@@ -20,7 +20,9 @@ import os
 import numpy as np
 import pytest
 
-from collapse import data, lm, loop, profiles
+from collapse import data, lm, loop
+from collapse.book import settings
+from collapse.book.chapters import language_models as lm_chapter
 
 pytestmark = pytest.mark.skipif(data.local_path("wikitext-2") is None,
                                 reason="no local WikiText-2 copy (set COLLAPSE_DATA_DIR)")
@@ -42,23 +44,23 @@ def run_chapter_loop(setup, config, regimes):
     for name in regimes:
         histories = []
         for run in range(config["runs"]):
-            family, mixing = lm.regime(setup, config, name, run)
+            family, mixing = lm_chapter.regime(setup, config, name, run)
             rng = np.random.default_rng([config["seed"], run])
             histories.append(loop.simulate(
                 family, setup.train[None], config["generations"], len(setup.train), rng,
                 mixing, keep=range(config["generations"]),
-                checkpoint=lm.checkpoint_path(family, mixing, rng, config["generations"])))
-        results[name] = lm.summarise(histories)
+                checkpoint=lm_chapter.checkpoint_path(family, mixing, rng, config["generations"])))
+        results[name] = lm_chapter.regime_tables(histories)
     return results
 
 
 def test_paper_profile_runs_end_to_end_and_resumes(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("COLLAPSE_DATA_DIR", str(data_dir))
     monkeypatch.chdir(tmp_path)  # a fresh .cache/lm
-    config = profiles.resolve("language_models", "paper", train_blocks=8, valid_blocks=4,
+    config = settings.resolve("language_models", "paper", train_blocks=8, valid_blocks=4,
                               test_blocks=4, generations=2, runs=1)
     assert config["model"] == "facebook/opt-125m"
-    setup = lm.prepare(config, progress=False)
+    setup = lm_chapter.prepare(config, progress=False)
     assert setup.base == str((data_dir / "opt-125m").resolve())
     assert setup.train.shape == (8, 64) and (setup.train == 2).any()  # </s> per line
     model = lm.load_model(setup.base)
@@ -95,7 +97,7 @@ def test_paper_profile_runs_end_to_end_and_resumes(data_dir, tmp_path, monkeypat
         assert list(table.generation) == [0, 1] and (table.test_perplexity > 1).all()
         per_sequence = result["perplexities"]
         assert per_sequence.groupby("generation").size().tolist() == [8, 8]
-        assert lm.tail_share(per_sequence).loc[0] <= 0.125
+        assert lm_chapter.tail_share(per_sequence).loc[0] <= 0.125
         assert result["data"][0][1].shape == (8, 64)
     # the authors' 10 %: ⌈0.1·8/128⌉ = 1 batch of 128 > 8 blocks, so all 8 are kept
     np.testing.assert_array_equal(results["10% original data"]["data"][0][1], setup.train)

@@ -30,7 +30,7 @@ def test_table_is_tidy_one_row_per_run_and_generation():
     (loop.Accumulate(), lambda g: 20 * (g + 1)),
     (loop.Pool(), lambda g: 20),
     (loop.KeepOriginal(0.25), lambda g: 20),
-    (loop.Mixture(0.5, 0.25, 0.25), lambda g: 20),
+    (loop.Weighted(0.5, 0.25, 0.25), lambda g: 20),
 ])
 def test_each_rule_keeps_the_sample_sizes_it_promises(mixing, expected):
     history = run(mixing)
@@ -158,16 +158,17 @@ def test_interrupted_inside_sampling_resumes_bit_for_bit(tmp_path, seconds):
     assert resumed.table.equals(reference)
 
 
-def test_notebook_streams_and_checkpoint_paths(tmp_path):
-    from collapse import notebook
+def test_chapter_streams_and_checkpoint_paths(tmp_path):
+    from collapse import checkpoint
+    from collapse.book import settings
 
-    stream = notebook.streams(7)
+    stream = settings.streams(7)
     assert stream(1, 2).random() == np.random.default_rng([7, 1, 2]).random()
     assert stream(1, 2).random() != stream(2, 1).random()
     with pytest.raises(ValueError, match="seed"):
-        notebook.streams(-1)
-    path = notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
+        settings.streams(-1)
+    path = checkpoint.path_for(tmp_path, {"M": 100}, "two")
     assert path.parent == tmp_path
-    assert path == notebook.checkpoint_path(tmp_path, {"M": 100}, "two")
-    assert path != notebook.checkpoint_path(tmp_path, {"M": 101}, "two")
-    assert path != notebook.checkpoint_path(tmp_path, {"M": 100}, "two", modules=("gmm",))
+    assert path == checkpoint.path_for(tmp_path, {"M": 100}, "two")
+    assert path != checkpoint.path_for(tmp_path, {"M": 101}, "two")
+    assert path != checkpoint.path_for(tmp_path, {"M": 100}, "two", code=("loop", "gmm"))

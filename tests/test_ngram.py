@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from family_contract import check_contract
 
 from collapse import loop, ngram
+from collapse.testing import check_family
 
 LINES = ["the cat sat on the mat", "the dog sat", "a cat and a dog", "", "the end"]
 
@@ -118,8 +118,8 @@ def test_family_contract(tmp_path):
     def initial(rng):
         return blocks
 
-    check_contract(lambda: ngram.BigramLM(len(vocabulary), block=4), initial,
-                   size=blocks.shape[1], tmp_path=tmp_path)
+    check_family(lambda: ngram.BigramLM(len(vocabulary), block=4), initial,
+                   size=blocks.shape[1], checkpoint_dir=tmp_path)
 
 
 @pytest.mark.parametrize("kwargs, name", [

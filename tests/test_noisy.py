@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 from scipy.special import ndtri
 
-from collapse import gaussian, loop, metrics, noisy, profiles, theory
+from collapse import gaussian, loop, metrics, noisy, theory
+from collapse.book import settings
+from collapse.book.chapters import noisy as noisy_chapter
+from collapse.book.families import FAMILIES
 from collapse.gaussian import GaussianParams
 
 Z = 4.0
@@ -24,7 +27,7 @@ def truth(runs=1, cov=COV):
 def simulate(family, kind, base, generations, runs, rng):
     """The chapter's experiment: ``runs`` chains from ``N(0, COV)`` with the schedule
     ``kind``; the table with ``M`` (the training-set size) added."""
-    D0 = noisy.initial_data(COV, base, runs, rng)
+    D0 = noisy.initial_data(runs, base, rng, COV)
     history = loop.simulate(family, D0, generations, noisy.schedule(kind, base), rng,
                             exact=True, metrics=noisy.truth_metrics(COV))
     return history.table.assign(M=history.table["n_train"])
@@ -230,8 +233,8 @@ def test_gelbrich_bound_is_a_lower_bound_and_tight_for_gaussians():
 
 def test_empirical_gelbrich_does_not_depend_on_the_chunks():
     """Drawing whole rows in chunks gives the draws of one (runs, M) array: same numbers."""
-    whole = noisy.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=10**6)
-    chunked = noisy.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=100)
+    whole = noisy_chapter.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=10**6)
+    chunked = noisy_chapter.empirical_gelbrich(40, 30, np.random.default_rng(3), chunk_elements=100)
     assert whole == chunked
     samples = np.random.default_rng(3).standard_normal((30, 40))
     assert whole["exact"] == metrics.w2_squared_empirical_normal(samples).mean()
@@ -246,7 +249,8 @@ def test_averages_bounds_and_agreement():
     runs, generations, base = 400, 8, 30
     tables = {kind: simulate(family, kind, base, generations, runs, np.random.default_rng(i))
               for i, kind in enumerate(noisy.SCHEDULES)}
-    summary = pd.concat({k: noisy.averages(t) for k, t in tables.items()}, names=["schedule"])
+    summary = pd.concat({k: noisy_chapter.averages(t) for k, t in tables.items()},
+                        names=["schedule"])
     table = tables["linear"]
     part = summary.loc["linear"]
     assert len(part) == generations
@@ -263,7 +267,7 @@ def test_averages_bounds_and_agreement():
     assert set(noisy.bounds(noisy.NoisyGaussian(), [10, 20], COV)) == {
         "Eq 15", "Eq 25 leading term"}
 
-    result = noisy.agreement(summary, family, COV)
+    result = noisy_chapter.agreement(summary, family, COV)
     assert list(result.index) == list(noisy.SCHEDULES)
     z = ((part["mean_error"] - lines["Eq 15"]) / part["mean_error_se"]).to_numpy()
     assert result.loc["linear", "worst (mean error − Eq 15) / SE"] == z[np.argmax(np.abs(z))]
@@ -294,7 +298,7 @@ def test_bad_experiment_arguments_fail_before_compute():
     with pytest.raises(ValueError, match="generations"):
         simulate(family, "constant", 10, 0, 10, rng)
     with pytest.raises(ValueError, match="runs"):
-        noisy.initial_data(COV, 10, 0, rng)
+        noisy.initial_data(0, 10, rng, COV)
     with pytest.raises(ValueError, match="runs = 1"):
         noisy.assumption_moments(family, truth(2), 10, 100, rng)
     with pytest.raises(ValueError, match="M_0"):
@@ -309,26 +313,26 @@ def test_bad_experiment_arguments_fail_before_compute():
 ])
 def test_bad_profile_values(override, message):
     with pytest.raises(ValueError, match=message):
-        profiles.resolve("noisy", "smoke", **override)
+        settings.resolve("noisy", "smoke", **override)
 
 
 @pytest.mark.parametrize("noise", noisy.NOISE_KINDS)
-def test_cli_setup_runs_in_the_loop(noise):
-    family, initial, exact = noisy.cli_setup(4, 30, np.random.default_rng(0), noise=noise,
-                                             dim=2)
-    history = loop.simulate(family, initial, 3, 30, np.random.default_rng(1), exact=exact)
+def test_command_line_family_runs_in_the_loop(noise):
+    family, initial = FAMILIES["noisy"].build(4, 30, np.random.default_rng(0), noise=noise,
+                                              dim=2)
+    history = loop.simulate(family, initial, 3, 30, np.random.default_rng(1), exact=True)
     assert len(history.table) == 12 and np.all(np.isfinite(history.table["mean_norm"]))
 
 
 def test_peak_memory_estimate():
-    from collapse.profiles import noisy as noisy_profiles
+    from collapse.book.chapters import noisy as noisy_profiles
 
     estimates = {}
-    for name in profiles.PROFILE_NAMES:
-        config = profiles.resolve("noisy", name)
-        estimates[name], parameter = noisy_profiles.peak_memory(config)
+    for name in settings.PROFILE_NAMES:
+        config = settings.resolve("noisy", name)
+        estimates[name], parameter = config.peak_memory()
         assert isinstance(estimates[name], int) and parameter in config
     assert estimates["smoke"] < estimates["quick"] < estimates["paper"] < 4 * 2**30
-    more_runs = profiles.resolve("noisy", "paper", runs=100_000)
-    assert noisy_profiles.peak_memory(more_runs) == (
+    more_runs = settings.resolve("noisy", "paper", runs=100_000)
+    assert more_runs.peak_memory() == (
         noisy_profiles.BASE_BYTES + 32 * 8 * 100_000 * 1000, "runs")

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from collapse import gaussian, loop, profiles, theory
-from collapse import reproduction as rp
+from collapse import gaussian, loop, theory
+from collapse.book import settings
+from collapse.book.chapters import language_models as lm_chapter
+from collapse.book.chapters import reproduction as rp
 
 
 def test_mean_and_se():
@@ -84,16 +86,16 @@ def test_check_rows():
 
 
 def test_profiles_are_checked():
-    config = profiles.resolve("reproduction", "smoke")
+    config = settings.resolve("reproduction", "smoke")
     assert config["gaussian_M"] >= 4
     with pytest.raises(ValueError, match="fig12_repeats"):
-        profiles.resolve("reproduction", "smoke", fig12_repeats=[])
+        settings.resolve("reproduction", "smoke", fig12_repeats=[])
     with pytest.raises(ValueError, match="kimura_sizes"):
-        profiles.resolve("reproduction", "smoke", kimura_sizes=[1])
-    for name in profiles.PROFILE_NAMES:
-        config = profiles.resolve("reproduction", name)
-        peak, parameter = profiles.peak_memory("reproduction", config)
-        assert peak > 0 and parameter in profiles.defaults("reproduction", name)
+        settings.resolve("reproduction", "smoke", kimura_sizes=[1])
+    for name in settings.PROFILE_NAMES:
+        config = settings.resolve("reproduction", name)
+        peak, parameter = config.peak_memory()
+        assert peak > 0 and parameter in settings.defaults("reproduction", name)
 
 
 def _table_rows():
@@ -143,7 +145,7 @@ def test_decode_variants_differ_only_by_the_relu():
 
 
 def test_selection_overlap_both_ways():
-    from collapse import reproduction
+    from collapse.book.chapters import reproduction
 
     result = reproduction.selection_overlap(1000, 0.1, 128, np.random.default_rng(0), 400)
     assert result["kept_authors"] == 128  # ⌈0.1·1000/128⌉ = 1 batch
@@ -155,7 +157,8 @@ def test_selection_overlap_both_ways():
 
 
 def test_tokenisation_comparison_counts_separators():
-    from collapse import lm, reproduction
+    from collapse import lm
+    from collapse.book.chapters import reproduction
 
     lines = [" = Title = \n", " \n", " some words here and there \n"] * 50
     tokenizer = lm.opt_tokenizer(lines, vocab_size=300, chars=10_000)
@@ -168,15 +171,15 @@ def test_tokenisation_comparison_counts_separators():
 def test_lm_training_readings_run_every_setting(tmp_path):
     """Schedule, repetition penalty and base model, each run every way on the tiny OPT."""
     pytest.importorskip("torch")
-    from collapse import data, lm
+    from collapse import data
     from collapse.lm.family import START_FROM
     from collapse.lm.train import SCHEDULES
 
     if data.local_path("wikitext-2") is None:
         pytest.skip("no local WikiText-2 copy (set COLLAPSE_DATA_DIR)")
-    config = profiles.resolve("language_models", "smoke", train_blocks=8, valid_blocks=4,
+    config = settings.resolve("language_models", "smoke", train_blocks=8, valid_blocks=4,
                               test_blocks=6)
-    setup = lm.prepare(config, progress=False)
+    setup = lm_chapter.prepare(config, progress=False)
     readings = rp.lm_training_readings(setup, config, [0, 1], penalties=(1.0, 2.0),
                                        workdir=tmp_path)
     schedule = readings["schedule"]

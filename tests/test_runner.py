@@ -13,7 +13,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from collapse import book, profiles
+from collapse.book import memory, records, settings
+from collapse.book import runner as book
 
 FAKE_CHAPTER = textwrap.dedent('''\
     ---
@@ -174,7 +175,7 @@ def test_execution_page_after_a_single_chapter_run_lists_every_executed_chapter(
 
 
 def test_commit_is_short_hash_with_dirty_flag(tmp_path):
-    assert book.git_commit(tmp_path) == "unknown"
+    assert records.git_commit(tmp_path) == "unknown"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
     subprocess.run([*git, "init", "-q"], check=True)
     (tmp_path / "a.txt").write_text("a")
@@ -182,9 +183,9 @@ def test_commit_is_short_hash_with_dirty_flag(tmp_path):
     subprocess.run([*git, "commit", "-qm", "a"], check=True)
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()
-    assert book.git_commit(tmp_path) == head
+    assert records.git_commit(tmp_path) == head
     (tmp_path / "a.txt").write_text("changed")
-    assert book.git_commit(tmp_path) == head + "+dirty"
+    assert records.git_commit(tmp_path) == head + "+dirty"
 
 
 @pytest.mark.slow
@@ -281,10 +282,10 @@ OWNED = ["gaussian", "discrete", "markov", "what_is_collapse", "gmm"]
 
 @pytest.mark.parametrize("chapter", OWNED)
 def test_memory_refusal_names_the_parameter(tmp_path, monkeypatch, chapter):
-    monkeypatch.setenv(profiles.MEMORY_LIMIT, "1MB")
+    monkeypatch.setenv(memory.MEMORY_LIMIT, "1MB")
     with pytest.raises(ValueError) as refusal:
         book.execute_chapter(chapter, "smoke", output_dir=tmp_path)
-    _, parameter = profiles.peak_memory(chapter, profiles.resolve(chapter, "smoke"))
+    _, parameter = settings.resolve(chapter, "smoke").peak_memory()
     assert f"lower {parameter} (now " in str(refusal.value)
     assert "1 MB available (COLLAPSE_MEMORY_LIMIT)" in str(refusal.value)
     assert not list(tmp_path.iterdir())
@@ -292,24 +293,24 @@ def test_memory_refusal_names_the_parameter(tmp_path, monkeypatch, chapter):
 
 @pytest.mark.parametrize("chapter", OWNED)
 def test_memory_estimate_grows_with_the_named_parameter(chapter):
-    config = profiles.resolve(chapter, "quick")
-    peak, parameter = profiles.peak_memory(chapter, config)
-    bigger = profiles.resolve(chapter, "quick", **{parameter: config[parameter] * 4})
-    assert profiles.peak_memory(chapter, bigger)[0] > peak
-    for profile in profiles.PROFILE_NAMES:  # every profile fits a 24 GB machine
-        assert profiles.peak_memory(chapter, profiles.resolve(chapter, profile))[0] < 20e9
+    config = settings.resolve(chapter, "quick")
+    peak, parameter = config.peak_memory()
+    bigger = settings.resolve(chapter, "quick", **{parameter: config[parameter] * 4})
+    assert bigger.peak_memory()[0] > peak
+    for profile in settings.PROFILE_NAMES:  # every profile fits a 24 GB machine
+        assert settings.resolve(chapter, profile).peak_memory()[0] < 20e9
 
 
 @pytest.mark.parametrize("text, expected", [("8GB", 8 * 10**9), ("512MiB", 512 * 2**20),
                                             ("2e9", 2 * 10**9), ("1000", 1000)])
 def test_memory_limit_parsing(text, expected):
-    assert profiles.parse_bytes("COLLAPSE_MEMORY_LIMIT", text) == expected
+    assert memory.parse_bytes("COLLAPSE_MEMORY_LIMIT", text) == expected
 
 
 @pytest.mark.parametrize("text", ["lots", "8 parsecs", "0", ""])
 def test_bad_memory_limit_is_named(text):
     with pytest.raises(ValueError, match="COLLAPSE_MEMORY_LIMIT must be"):
-        profiles.parse_bytes("COLLAPSE_MEMORY_LIMIT", text)
+        memory.parse_bytes("COLLAPSE_MEMORY_LIMIT", text)
 
 
 def test_a_parallel_build_starts_the_longest_chapters_first(tmp_path):

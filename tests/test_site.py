@@ -12,7 +12,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from collapse import book, sphinx_site
+from collapse.book import runner as book
+from collapse.book import sphinx_site
 
 CHAPTERS = book.chapter_names(ROOT)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())

@@ -1,5 +1,5 @@
-"""Student versions: no solution survives, nothing else is lost, and a student notebook
-still executes top to bottom."""
+"""Student versions: no solution survives and nothing else is lost (that the student
+notebooks run top to bottom in a plain kernel is tested in tests/test_notebooks.py)."""
 
 import re
 import subprocess
@@ -10,7 +10,8 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from collapse import book, student
+from collapse.book import runner as book
+from collapse.book import student
 
 CHAPTERS = book.chapter_names(ROOT)
 SOLUTION_TEXT = re.compile(r"\{solution(-start|-end)?\}")
@@ -160,28 +161,33 @@ def source_cells_outside_solutions(notebook):
 @pytest.mark.parametrize("name", CHAPTERS)
 def test_student_version_of_every_chapter(tmp_path, name):
     student.write_student_versions(tmp_path, ROOT, [name])
-    text = (tmp_path / f"{name}.md").read_text()
     notebook = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
     nbformat.validate(notebook)
+    text = (tmp_path / f"{name}.md").read_text()  # the same notebook, as jupytext Markdown
+    assert cells(notebook) == cells(jupytext.reads(text, fmt="md"))
     assert not SOLUTION_TEXT.search(text)
     assert not any(SOLUTION_TEXT.search(c.source) for c in notebook.cells)
-    assert cells(notebook) == cells(jupytext.reads(text, fmt="md:myst"))
 
     source = jupytext.read(ROOT / "chapters" / f"{name}.md")
     expected = source_cells_outside_solutions(source)
     got = cells(notebook)
-    # every untouched source cell is present, in order
+    # every untouched code cell is present, in order (the Markdown is converted to plain
+    # Markdown by collapse.book.export, tested in tests/test_export.py); the chapter's import
+    # of myst-nb's glue gives way to a glue that prints
     position = 0
     for cell in expected:
-        if cell is None:
+        if cell is None or cell[0] != "code":
             continue
+        cell = (cell[0], "\n".join(line for line in cell[1].splitlines()
+                                    if line != "from myst_nb import glue"))
         assert cell in got[position:], f"{name}: lost a {cell[0]} cell: {cell[1][:80]!r}"
         position = got.index(cell, position) + 1
-    # and every exercise statement survives
-    exercises = re.findall(r"\{exercise(?:-start)?\}[^\n]*", (ROOT / "chapters" /
-                                                              f"{name}.md").read_text())
-    for exercise in exercises:
-        assert exercise in text
+    # every exercise statement survives, as a heading
+    exercises = re.findall(r"\{exercise(?:-start)?\}\s*([^\n]*)", (ROOT / "chapters" /
+                                                                  f"{name}.md").read_text())
+    for title in exercises:
+        assert re.search(rf"^### .*Exercise \d+\.\d+ \({re.escape(title)}\)", text,
+                         flags=re.M), f"{name}: exercise {title!r} lost"
     # the front matter and the parameters cell are kept
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     assert any("parameters" in c.metadata.get("tags", []) for c in notebook.cells)
@@ -193,17 +199,3 @@ def test_command_line_writes_every_chapter(tmp_path):
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == \
         sorted(f"{n}{s}" for n in CHAPTERS for s in (".md", ".ipynb"))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["what_is_collapse", "markov"])
-def test_student_notebook_executes_top_to_bottom(tmp_path, name):
-    import papermill
-
-    student.write_student_versions(tmp_path, ROOT, [name])
-    papermill.execute_notebook(str(tmp_path / f"{name}.ipynb"), str(tmp_path / "out.ipynb"),
-                               parameters={"profile": "smoke"}, kernel_name="python3",
-                               cwd=str(ROOT), progress_bar=False)
-    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
-                if o.output_type == "error"]

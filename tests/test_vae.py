@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from family_contract import check_contract
 
-from collapse import data, loop, mnist, profiles, vae
+from collapse import data, loop, mnist, vae
+from collapse.book import settings
+from collapse.book.chapters import vae as vae_chapter
+from collapse.book.families import FAMILIES
+from collapse.testing import check_family
 
 MNIST_SHA256 = {  # of the decompressed files, from the data README
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -135,7 +138,7 @@ def test_stream_with_kept_real_images(digits, trained):
     family = vae.VAE(epochs=1, batch_size=64, latent_dim=4)
     stream = family.sample(trained, 60, np.random.default_rng(2))
     mixed = loop.KeepOriginal(0.5).training_set(
-        stream, loop.Memory(original=digits[0][None], previous=None), 120,
+        stream, loop.Sources(original=digits[0][None], previous=None), 120,
         np.random.default_rng(3))
     assert isinstance(mixed, vae.DecoderStream)
     assert mixed.counts == (60,) and mixed.fixed.shape == (1, 60, 8, 8) and mixed.n == 120
@@ -154,9 +157,9 @@ def test_family_contract(tmp_path, digits, synthetic):
     def initial(rng):
         return digits[0][None, rng.choice(len(digits[0]), 40, replace=False)]
 
-    check_contract(make_family, initial, size=30, generations=3, tmp_path=tmp_path,
+    check_family(make_family, initial, size=30, generations=3, checkpoint_dir=tmp_path,
                    mixings=(loop.Replace(), loop.KeepOriginal(0.5), loop.Accumulate(),
-                            loop.Mixture(0.5, 0.25, 0.25)))
+                            loop.Weighted(0.5, 0.25, 0.25)))
 
 
 def test_bad_input_is_rejected_before_training(digits):
@@ -176,15 +179,15 @@ def test_bad_input_is_rejected_before_training(digits):
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         family.fit(2 * digits[0][None])
     with pytest.raises(ValueError, match="n_train must be <= 1500"):
-        profiles.resolve("vae", "smoke", n_train=5000)
+        settings.resolve("vae", "smoke", n_train=5000)
     with pytest.raises(ValueError, match="show_generations must include generation 0"):
-        profiles.resolve("vae", "smoke", show_generations=[1])
+        settings.resolve("vae", "smoke", show_generations=[1])
 
 
 def test_generation_summary(trained, digits):
     classifier = mnist.train_classifier(*digits)
-    latents, table = vae.generation_summary({0: (trained, None)}, digits[0], classifier, 100,
-                                            np.random.default_rng(0))
+    latents, table = vae_chapter.generation_summary({0: (trained, None)}, digits[0], classifier,
+                                                    100, np.random.default_rng(0))
     assert set(latents) == {"real", 0} and latents[0].shape == (100, 4)
     assert list(table["generation"]) == ["real", 0]
     fractions = table.filter(like="digit").to_numpy()
@@ -196,7 +199,7 @@ def test_generation_summary(trained, digits):
 
 def test_tile():
     images = np.arange(5 * 2 * 3, dtype=float).reshape(5, 2, 3)
-    picture = vae.tile(images, columns=2)
+    picture = vae_chapter.tile(images, columns=2)
     assert picture.shape == (3 * 2, 2 * 3)
     np.testing.assert_array_equal(picture[0:2, 3:6], images[1])
     np.testing.assert_array_equal(picture[4:6, 3:6], np.zeros((2, 3)))  # blank padding
@@ -271,12 +274,12 @@ def test_bad_loader_arguments():
         mnist.load("digits", "validation")
 
 
-def test_cli_setup_gives_one_run_of_real_digits():
-    family, initial, exact = vae.cli_setup(1, 50, np.random.default_rng(0), epochs=1)
-    assert isinstance(family, vae.VAE) and family.epochs == 1 and exact is False
-    assert initial.shape == (1, 50, 8, 8)
+def test_command_line_gives_one_run_of_real_digits():
+    family, initial = FAMILIES["vae"].build(1, 50, np.random.default_rng(0), epochs=1)
+    assert isinstance(family, vae.VAE) and family.epochs == 1
+    assert FAMILIES["vae"].exact is False and initial.shape == (1, 50, 8, 8)
     with pytest.raises(ValueError, match="runs must be <= 1"):
-        vae.cli_setup(2, 50, np.random.default_rng(0))
+        FAMILIES["vae"].build(2, 50, np.random.default_rng(0))
 
 
 @pytest.mark.skipif(data.local_path("mnist") is None, reason="no local MNIST copy")
@@ -287,18 +290,18 @@ def test_paper_profile_path_runs_and_resumes(tmp_path, monkeypatch):
     to the same models as an uninterrupted run."""
     sizes = dict(n_train=300, generations=2, epochs=1, show_generations=[0, 1],
                  n_eval=100, classifier_train=300)
-    config = profiles.resolve("vae", "paper", **sizes)
-    paper = profiles.resolve("vae", "paper")
-    assert {k: v for k, v in config.items() if k not in sizes} == \
-        {k: v for k, v in paper.items() if k not in sizes}
+    config = settings.resolve("vae", "paper", **sizes)
+    paper = settings.resolve("vae", "paper")
+    assert {k: v for k, v in config.as_dict().items() if k not in sizes} == \
+        {k: v for k, v in paper.as_dict().items() if k not in sizes}
     assert config["synthetic"] == "stream" and config["batch_size"] == 256
 
     def chapter_run(cache):  # the chapter's code, cell by cell
         rng = np.random.default_rng(config["seed"])
-        family, real = vae.setup(config, rng)
+        family, real = vae_chapter.family_and_data(config, rng)
         mixing = loop.Replace()
         keep = config["show_generations"]
-        checkpoint = vae.checkpoint_path(family, real, config["generations"],
+        checkpoint = vae_chapter.checkpoint_path(family, real, config["generations"],
                                          config["n_train"], rng, mixing, keep=keep,
                                          cache_dir=cache)
         history = loop.simulate(family, real, config["generations"], config["n_train"], rng,
@@ -329,24 +332,23 @@ def test_paper_profile_path_runs_and_resumes(tmp_path, monkeypatch):
 
     images, labels = mnist.load(config["dataset"], "train")
     classifier = mnist.train_classifier(images[:300], labels[:300])
-    _, summary = vae.generation_summary(resumed.kept, images, classifier, config["n_eval"],
+    _, summary = vae_chapter.generation_summary(resumed.kept, images, classifier, config["n_eval"],
                                         np.random.default_rng(0))
     assert list(summary["generation"]) == ["real", 0, 1]
 
 
 def test_settings_table_and_memory_estimate():
-    table = profiles.settings_table("vae")
+    table = settings.settings_table("vae")
     assert list(table.columns) == ["paper", "authors' code", "this book: paper profile",
                                    "this book: quick profile"]
     assert table.loc["training data of generation ≥ 1", "this book: paper profile"] == "stream"
     assert table.loc["epochs per generation", "this book: paper profile"] == "30"
     assert table.loc["generations shown (Fig 9)", "this book: paper profile"] == "0, 5, 10, 20"
-    from collapse.profiles import vae as vae_profiles
 
-    quick, name = vae_profiles.peak_memory(profiles.resolve("vae", "quick"))
-    paper, paper_name = vae_profiles.peak_memory(profiles.resolve("vae", "paper"))
+    quick, name = settings.resolve("vae", "quick").peak_memory()
+    paper, paper_name = settings.resolve("vae", "paper").peak_memory()
     assert 2**29 < quick < paper < 2**33 and paper_name == "n_train"
-    bigger, _ = vae_profiles.peak_memory(profiles.resolve("vae", "paper", synthetic="fixed"))
+    bigger, _ = settings.resolve("vae", "paper", synthetic="fixed").peak_memory()
     assert bigger > paper  # fixed decoded sets are kept for every shown generation
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from . import validate
+from .loop import ExactFamily
 
 
 @dataclass
@@ -136,7 +137,7 @@ class GaussianMixture1D:
 
 
 @dataclass
-class Discrete:
+class Discrete(ExactFamily):
     """A histogram over ``K = len(reference)`` states, refitted every generation (§4.1).
 
     ``reference`` is the original distribution ``p_0``; ``describe`` measures every
@@ -223,18 +224,16 @@ class Discrete:
     def combine(self, a: DiscreteCounts, b: DiscreteCounts) -> DiscreteCounts:
         return DiscreteCounts(a.counts + b.counts)
 
-    # -- helpers for experiments
-    def initial_counts(self, M: int, runs: int, rng: np.random.Generator) -> DiscreteCounts:
-        """The histogram of ``D_0``: ``M`` draws from ``p_0`` for each of ``runs`` runs."""
-        M = validate.integer("M", M, minimum=1)
-        runs = validate.integer("runs", runs, minimum=1)
-        return self.sample_statistics(DiscreteParams(np.tile(self.reference, (runs, 1))), M, rng)
 
-    def initial_data(self, M: int, runs: int, rng: np.random.Generator) -> np.ndarray:
-        """``D_0`` itself: ``M`` states drawn from ``p_0`` for each of ``runs`` runs."""
-        M = validate.integer("M", M, minimum=1)
-        runs = validate.integer("runs", runs, minimum=1)
-        return self.sample(DiscreteParams(np.tile(self.reference, (runs, 1))), M, rng)
+def initial_data(runs: int, M: int, rng: np.random.Generator, reference,
+                 exact: bool = False):
+    """``D_0``: ``M`` states drawn from ``p_0 = reference`` for each of ``runs`` runs, or with
+    ``exact=True`` their histogram (drawn without the states)."""
+    M = validate.integer("M", M, minimum=1)
+    runs = validate.integer("runs", runs, minimum=1)
+    family = Discrete(reference)
+    truth = DiscreteParams(np.tile(family.reference, (runs, 1)))
+    return family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)
 
 
 def fixed_counts(counts, runs: int) -> DiscreteCounts:
@@ -269,24 +268,3 @@ def absorption(table: pd.DataFrame) -> pd.DataFrame:
     result["generation"] = first["generation"].reindex(result.index).astype(float)
     result["state"] = first["mode"].reindex(result.index).astype("Int64")
     return result
-
-
-DISTRIBUTIONS = ("uniform", "mixture")
-
-
-def cli_setup(runs: int, M: int, rng: np.random.Generator, states: int = 10,
-              distribution: str = "uniform", tail_threshold: float | None = None):
-    """``python -m collapse simulate discrete --option states=10``: ``D_0`` = M draws
-    from ``p_0`` per run; ``p_0`` uniform, or the Fig 3 mixture binned into ``states`` bins
-    on [−8, 8]."""
-    states = validate.integer("states", states, minimum=1)
-    validate.choice("distribution", distribution, DISTRIBUTIONS)
-    positions = None
-    if distribution == "uniform":
-        reference = uniform(states)
-    else:
-        edges = np.linspace(-8, 8, states + 1)
-        reference = binned(GaussianMixture1D(), edges)
-        positions = 0.5 * (edges[1:] + edges[:-1])
-    family = Discrete(reference, positions, tail_threshold)
-    return family, family.initial_data(M, runs, rng), True

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import linalg, validate
-
-ESTIMATORS = ("unbiased", "mle")
+from .loop import ExactFamily
+from .theory import ESTIMATORS
 
 
 @dataclass
@@ -78,7 +78,7 @@ def params(mean=0.0, std=None, cov=None, runs: int = 1) -> GaussianParams:
 
 
 @dataclass
-class Gaussian:
+class Gaussian(ExactFamily):
     """A Gaussian model refitted every generation (Eq 1 and Eq 2).
 
     ``estimator="unbiased"`` divides the scatter by ``n − 1`` as in Eq 1;
@@ -144,12 +144,7 @@ class Gaussian:
         root = linalg.eigen_factor(params.cov)
         noise = np.einsum("rij,rj->ri", root, rng.standard_normal((runs, d)))
         mean = params.mean + noise / np.sqrt(n)
-        # Bartlett decomposition: Wishart(I, ν) = A Aᵀ with A lower triangular,
-        # A_ii² ~ χ²_{ν−i}, A_ij ~ N(0, 1) below the diagonal.
-        bartlett = np.tril(rng.standard_normal((runs, d, d)), k=-1)
-        diagonal = np.sqrt(rng.chisquare(n - 1 - np.arange(d), (runs, d)))
-        bartlett[:, np.arange(d), np.arange(d)] = diagonal
-        factor = root @ bartlett
+        factor = linalg.wishart_factor(root, n - 1, rng)
         scatter = factor @ np.swapaxes(factor, -1, -2)
         return GaussianStats(np.full(runs, n), mean, scatter)
 
@@ -166,12 +161,6 @@ class Gaussian:
         else:
             cross = delta[:, :, None] * delta[:, None, :]
         return GaussianStats(n, mean, a.scatter + b.scatter + weight * cross)
-
-
-def cli_setup(runs: int, M: int, rng: np.random.Generator, estimator: str = "unbiased",
-              mean: float = 0.0, std: float = 1.0):
-    """``python -m collapse simulate gaussian``: ``D_0`` = M draws of N(mean, std²) per run."""
-    return Gaussian(estimator=estimator), initial_data(runs, M, rng, mean, std), True
 
 
 def initial_data(runs: int, M: int, rng: np.random.Generator, mean: float = 0.0,

@@ -26,9 +26,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from . import hashing, linalg, loop, metrics, validate
+from . import hashing, linalg, metrics, validate
+from .loop import Family
 
 SETTINGS = ("two", "blob")
 
@@ -134,7 +134,7 @@ def _fit_runs(data: np.ndarray, seeds: list[int], options: dict) -> list[tuple]:
 
 
 @dataclass
-class GMM:
+class GMM(Family):
     """A Gaussian mixture refitted every generation (paper §5.1).
 
     ``components``, ``tol``, ``max_iter`` and ``reg_covar`` are passed to scikit-learn's
@@ -145,7 +145,7 @@ class GMM:
 
     The runs of one generation are fitted one after the other: handing them to worker
     processes every generation cost more than it saved (see ``benchmarks/bench_gmm.py``);
-    :func:`simulate_chains` runs whole chains in parallel instead.
+    :func:`collapse.sweep.chains` runs whole chains in parallel instead.
     """
 
     components: int = 2
@@ -258,19 +258,10 @@ def l2_distance(a: GMMParams, b: GMMParams) -> np.ndarray:
                                           b.weights, b.means, b.covariances))
 
 
-def ellipse(params: GMMParams, run: int, component: int, radius: float = 2.0):
-    """``(centre, width, height, angle in degrees)`` of the ``radius``-σ contour of one
-    component, for ``matplotlib.patches.Ellipse``."""
-    values, vectors = np.linalg.eigh(params.covariances[run, component])
-    width, height = 2 * radius * np.sqrt(np.clip(values[::-1], 0.0, None))
-    angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
-    return params.means[run, component], width, height, angle
-
-
 # ------------------------------------------------------------------- experiments
 
 
-def initial_data(setting: str, runs: int, M: int, rng: np.random.Generator,
+def initial_data(runs: int, M: int, rng: np.random.Generator, setting: str = "two",
                  separation: float = 6.0) -> np.ndarray:
     """``D_0``: ``M`` draws per run from :func:`initial_distribution` ``(runs, M, 2)``."""
     runs = validate.integer("runs", runs, minimum=1)
@@ -280,58 +271,14 @@ def initial_data(setting: str, runs: int, M: int, rng: np.random.Generator,
                                      runs=runs), M, rng)[0]
 
 
-def cli_setup(runs: int, M: int, rng: np.random.Generator, data: str = "two",
-              separation: float = 6.0, components: int = 2):
-    """``python -m collapse simulate gmm --option data=blob``: ``D_0`` from the chosen
-    setting; the table gets ``l2_to_reference``, the L2 distance to generation 0."""
-    validate.choice("data", data, SETTINGS)
-    family = GMM(components=components, seed=int(rng.integers(2**32)))
-    validate.integer("M", M, minimum=family.components)
-    initial = initial_data(data, runs, M, rng, separation)
-    family.reference = family.fit(initial)  # the loop's generation 0, bit for bit
-    return family, initial, False
+def _l2_metric(params: GMMParams, data, reference: GMMParams) -> np.ndarray:
+    return l2_distance(params, reference)
 
 
 def l2_to(reference: GMMParams):
-    """A loop metric: the L2 distance of every run's fit to ``reference`` (Fig 13)."""
-    return lambda params, data: l2_distance(params, reference)
-
-
-def simulate_chains(family, initial_data, generations: int, sample_size, rng, mixing=None, *,
-                    jobs: int = 1, checkpoint=None, progress: bool = False, **options):
-    """:func:`collapse.loop.simulate` with every run an independent chain, so ``jobs``
-    processes can run chains side by side; the result does not depend on ``jobs``.
-
-    Run ``r`` starts from ``initial_data[r]`` with its own generator (``rng.spawn``), the
-    family ``family.for_run(r)`` (if it has one) and, given a ``checkpoint`` stem, its own
-    resumable file ``<checkpoint>-run<r>.pkl``. ``options`` go to the loop (``keep``,
-    ``metrics``, ``exact``). The tables are joined with ``run = r`` and ``kept[g]`` holds
-    the parameters and training data of all runs.
-    """
-    jobs = validate.integer("jobs", jobs, minimum=1)
-    generations = validate.integer("generations", generations, minimum=1)
-    validate.generator("rng", rng)
-    runs = np.shape(initial_data)[0]
-    loop.sample_sizes(sample_size, generations, np.shape(initial_data)[1])  # fail fast
-    for g in options.get("keep", ()):
-        validate.integer("keep (each generation)", g, minimum=0, maximum=generations - 1)
-    tasks = [dict(family=family.for_run(r) if hasattr(family, "for_run") else family,
-                  initial_data=initial_data[r:r + 1], generations=generations,
-                  sample_size=sample_size, rng=stream, mixing=mixing,
-                  checkpoint=None if checkpoint is None else f"{checkpoint}-run{r}.pkl",
-                  **options)
-             for r, stream in enumerate(rng.spawn(runs))]
-    if jobs == 1:
-        histories = [loop.simulate(progress=progress, **task) for task in tasks]
-    else:
-        from joblib import Parallel, delayed
-
-        histories = Parallel(n_jobs=jobs)(delayed(loop.simulate)(**task) for task in tasks)
-    tables = [h.table.assign(run=r) for r, h in enumerate(histories)]
-    kept = {g: (concatenate([h.kept[g][0] for h in histories]),
-                np.concatenate([h.kept[g][1] for h in histories]))
-            for g in histories[0].kept}
-    return loop.History(table=pd.concat(tables, ignore_index=True), kept=kept)
+    """A loop metric: the L2 distance of every run's fit to ``reference`` (Fig 13); a
+    ``functools.partial``, so it can be sent to worker processes."""
+    return functools.partial(_l2_metric, reference=reference)
 
 
 def concatenate(parts: list[GMMParams]) -> GMMParams:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import sys
 import types
 from pathlib import Path
 
@@ -88,14 +89,38 @@ def derive_seed(*parts) -> int:
     return int(digest(*parts, length=16), 16) & (2**63 - 1)
 
 
-def source_digest(*modules: str) -> str:
-    """Hash of the library's own source files, e.g. ``source_digest("loop", "gmm")``: part
-    of every cache key, so changed code never meets a result it did not produce."""
+def _source_files(thing) -> list[Path]:
+    """The source files that define ``thing``: a library module name (``"lm.train"``), a
+    module, a class (every class it inherits from), a function, or a directory (every
+    ``.py`` file in it)."""
+    if isinstance(thing, Path):
+        return sorted(thing.rglob("*.py")) if thing.is_dir() else [thing]
+    if isinstance(thing, str):
+        path = LIBRARY / (thing.replace(".", "/") + ".py")
+        return [path if path.exists() else LIBRARY / thing.replace(".", "/") / "__init__.py"]
+    if isinstance(thing, type):
+        return [path for cls in thing.__mro__ if cls.__module__ != "builtins"
+                for path in _source_files(sys.modules.get(cls.__module__))]
+    if isinstance(thing, types.ModuleType):
+        path = getattr(thing, "__file__", None)
+        return [Path(path)] if path and Path(path).is_file() else []
+    module = sys.modules.get(getattr(thing, "__module__", None) or "")
+    return _source_files(module) if isinstance(module, types.ModuleType) else []
+
+
+def code_digest(*things) -> str:
+    """Hash of the source files that define ``things`` (see :func:`_source_files`): part of
+    every cache key and checkpoint fingerprint, so changed code never meets a result it
+    did not produce. The one place the library's code is hashed."""
     hasher = hashlib.sha256()
-    for module in modules:
-        path = LIBRARY / (module.replace(".", "/") + ".py")
-        if not path.exists():
-            path = LIBRARY / module.replace(".", "/") / "__init__.py"
-        hasher.update(module.encode())
-        hasher.update(path.read_bytes())
+    seen = set()
+    for thing in things:
+        for path in _source_files(thing):
+            if path in seen:
+                continue
+            seen.add(path)
+            name = path.resolve().relative_to(LIBRARY).as_posix() \
+                if path.resolve().is_relative_to(LIBRARY) else path.name
+            hasher.update(name.encode())
+            hasher.update(path.read_bytes())
     return hasher.hexdigest()[:16]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import validate
+from .loop import Family
 
 BLOCK = 64
 END_OF_LINE = "<eos>"
@@ -132,7 +133,7 @@ class BigramParams:
 
 
 @dataclass
-class BigramLM:
+class BigramLM(Family):
     """Word bigram model over a fixed vocabulary of ``vocabulary_size`` types."""
 
     vocabulary_size: int

@@ -36,7 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from . import linalg, metrics, theory, validate
 from .gaussian import Gaussian, GaussianParams, GaussianStats
@@ -148,13 +147,7 @@ class NoisyGaussian(Gaussian):
         pair = np.einsum("rij,rj->ri", root, normal[:, 1])
         scatter = pair[:, :, None] * pair[:, None, :]
         if n > 2:
-            dof = n - 2 - np.arange(d)
-            # Bartlett: Wishart(I, ν) = A Aᵀ, A lower triangular, A_ii² ~ χ²_{ν−i}
-            bartlett = np.tril(rng.standard_normal((runs, d, d)), k=-1)
-            diagonal = np.sqrt(rng.chisquare(np.maximum(dof, 1), (runs, d)) * (dof > 0))
-            bartlett[:, np.arange(d), np.arange(d)] = diagonal
-            bartlett[:, :, dof <= 0] = 0.0  # rank n − 2 < d: the missing columns vanish
-            factor = root @ bartlett
+            factor = linalg.wishart_factor(root, n - 2, rng)
             scatter = scatter + factor @ np.swapaxes(factor, -1, -2)
         return NoisyStats(np.full(runs, n), mean, scatter, pair, params.mean)
 
@@ -230,7 +223,7 @@ def default_cov(dim: int) -> np.ndarray:
     return (basis * eigenvalues) @ basis.T
 
 
-def initial_data(cov, M: int, runs: int, rng: np.random.Generator) -> NoisyStats:
+def initial_data(runs: int, M: int, rng: np.random.Generator, cov) -> NoisyStats:
     """``D_0``: the exact statistics of ``M`` draws of ``N(0, cov)`` for each of ``runs`` runs
     (exact, so that ``noise="pull"`` knows the parent's mean)."""
     cov = np.asarray(cov, dtype=float)
@@ -249,18 +242,6 @@ def truth_metrics(cov) -> dict:
             "w2": lambda params, data: w2_to_truth(params.mean, params.cov)}
 
 
-def averages(table: pd.DataFrame) -> pd.DataFrame:
-    """Per generation, over runs: the means of ``mean_error``, ``w2`` and the sample size
-    ``M``, their standard errors (``*_se``) and the median of ``cov_trace``. The
-    chapter keeps only this (a few numbers per generation), not the table of every run."""
-    grouped = table.groupby("generation")
-    summary = grouped[["mean_error", "w2", "n_train"]].mean().rename(columns={"n_train": "M"})
-    for column in ("mean_error", "w2"):
-        summary[column + "_se"] = grouped[column].std() / np.sqrt(grouped[column].count())
-    summary["cov_trace_median"] = grouped["cov_trace"].median()
-    return summary
-
-
 def bounds(family: NoisyGaussian, sizes, cov) -> dict[str, np.ndarray]:
     """The lower bounds on the mean error for training-set sizes ``sizes``: Eq 15 with the
     family's noise energy, its noise-free part (the leading term of Eq 25), and for a
@@ -274,67 +255,3 @@ def bounds(family: NoisyGaussian, sizes, cov) -> dict[str, np.ndarray]:
         lines["Eq 24 summed"] = theory.bounded_noise_bound(sizes, trace, cov.shape[0],
                                                            family.scale, energy)
     return lines
-
-
-def agreement(summary: pd.DataFrame, family: NoisyGaussian, cov) -> pd.DataFrame:
-    """How the simulation (``summary``: :func:`averages` with a ``schedule`` index level)
-    meets the bounds, per schedule: the worst deviation of the mean error from Eq 15 in
-    standard errors and its generation, the smallest margin of the risk above Eq 15, the
-    median ``Tr Σ_g`` at the last generation, the risk after G/4, G/2 and G generations
-    and, for a bounded noise, the smallest margin of the mean error above Eq 24."""
-    rows = {}
-    for kind, part in summary.groupby(level="schedule", sort=False):
-        part = part.droplevel("schedule")
-        G = len(part)
-        lines = bounds(family, part["M"].to_numpy(), cov)
-        eq15 = lines["Eq 15"]
-        z = ((part["mean_error"] - eq15) / part["mean_error_se"]).to_numpy()
-        w2 = part["w2"].to_numpy()
-        row = rows[kind] = {
-            "worst (mean error − Eq 15) / SE": z[np.argmax(np.abs(z))],
-            "at generation": np.argmax(np.abs(z)),
-            "min (E W2² − Eq 15) / SE": ((part["w2"] - eq15) / part["w2_se"]).min(),
-            "median Tr Σ_g, last": part["cov_trace_median"].iloc[-1],
-            f"E W2² at g={G // 4 - 1}": w2[G // 4 - 1],
-            f"E W2² at g={G // 2 - 1}": w2[G // 2 - 1],
-            f"E W2² at g={G - 1}": w2[G - 1]}
-        if "Eq 24 summed" in lines:
-            row["min (mean error − Eq 24) / SE"] = (
-                (part["mean_error"] - lines["Eq 24 summed"]) / part["mean_error_se"]).min()
-    return pd.DataFrame(rows).T
-
-
-CHUNK_ELEMENTS = 2**22  # numbers drawn at once by empirical_gelbrich (32 MB)
-
-
-def empirical_gelbrich(M: int, runs: int, rng: np.random.Generator,
-                       chunk_elements: int = CHUNK_ELEMENTS) -> dict[str, float]:
-    """Fig 3 (right): the mean exact ``W2²`` between the empirical measure of ``M`` draws
-    of ``N(0, 1)`` and ``N(0, 1)``, and the mean Gelbrich bound (the Gaussian with the
-    sample mean and unbiased variance), over ``runs`` samples. The samples are drawn
-    ``chunk_elements`` numbers at a time (whole rows), so memory stays bounded for any
-    ``runs × M``; the draws, and so the result, are those of one ``(runs, M)`` array."""
-    M = validate.integer("M", M, minimum=2)
-    runs = validate.integer("runs", runs, minimum=1)
-    chunk_elements = validate.integer("chunk_elements", chunk_elements, minimum=1)
-    rows = max(1, chunk_elements // M)
-    exact, gelbrich = np.empty(runs), np.empty(runs)
-    for start in range(0, runs, rows):
-        samples = rng.standard_normal((min(rows, runs - start), M))
-        part = slice(start, start + len(samples))
-        exact[part] = metrics.w2_squared_empirical_normal(samples)
-        gelbrich[part] = metrics.gelbrich_bound(samples.mean(1), samples.var(1, ddof=1),
-                                                0.0, 1.0)
-    return {"M": M, "exact": exact.mean(), "Gelbrich": gelbrich.mean()}
-
-
-def cli_setup(runs: int, M: int, rng: np.random.Generator, noise: str = "residual",
-              scale: float = 1.0, power: float = 0.5, dim: int = 3):
-    """``python -m collapse simulate noisy``: ``D_0`` = M draws of ``N(0, default_cov(dim))``
-    per run (drawn as exact statistics for ``noise="pull"``, which needs the parent's mean)."""
-    family = NoisyGaussian(noise=noise, scale=scale, power=power)
-    cov = default_cov(dim)
-    truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
-    if noise == "pull":
-        return family, family.sample_statistics(truth, M, rng), True
-    return family, family.sample(truth, M, rng), True

@@ -45,12 +45,12 @@ import inspect
 import logging
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import hashing, loop, validate
 
@@ -60,13 +60,6 @@ CHECKPOINT_DIR = Path(".cache") / "sweeps"
 
 
 # ----------------------------------------------------------------------------- tasks
-
-
-def _source_of(obj) -> bytes:
-    """The source file of the module that defines ``obj`` (empty if it has none)."""
-    module = sys.modules.get(getattr(obj, "__module__", None) or type(obj).__module__)
-    path = getattr(module, "__file__", None)
-    return Path(path).read_bytes() if path and Path(path).is_file() else b""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +76,9 @@ class Task:
 
     @functools.cached_property
     def key(self) -> str:
-        sources = {_source_of(self.function), _source_of(loop.simulate)}
-        sources |= {_source_of(value) for value in self.kwargs.values()}
-        return hashing.digest(self.function, self.kwargs, sorted(sources))
+        code = hashing.code_digest(self.function, loop, *(
+            value if callable(value) else type(value) for value in self.kwargs.values()))
+        return hashing.digest(self.function, self.kwargs, code)
 
     @property
     def name(self) -> str:
@@ -125,6 +118,42 @@ def simulation(family, initial_data, generations: int, sample_size, seed, mixing
                          np.random.default_rng(seed), mixing, exact=exact, metrics=metrics,
                          keep=keep, checkpoint=checkpoint,
                          checkpoint_seconds=checkpoint_seconds)
+
+
+def chains(family, initial_data, generations: int, sample_size, rng: np.random.Generator,
+           mixing=None, *, backend: str | None = None, jobs: int | None = None,
+           checkpoint_dir=None, progress: bool = False, **options) -> list[loop.History]:
+    """Every run of ``initial_data`` as an independent chain, one task each: run ``r``
+    starts from ``initial_data[r]`` with the family ``family.for_run(r)`` and its own
+    random stream (the ``r``-th child of ``rng``'s seed sequence, as ``rng.spawn``
+    gives), so the result does not depend on the backend or the number of workers.
+    ``options`` go to :func:`collapse.loop.simulate` (``keep``, ``metrics``, ``exact``);
+    ``checkpoint_dir`` (default: none) makes every chain resumable. Returns one
+    ``History`` per run (see :func:`join`)."""
+    generations = validate.integer("generations", generations, minimum=1)
+    validate.generator("rng", rng)
+    runs = np.shape(initial_data)[0]
+    loop.sample_sizes(sample_size, generations, np.shape(initial_data)[1])  # fail fast
+    for g in options.get("keep", ()):
+        validate.integer("keep (each generation)", g, minimum=0, maximum=generations - 1)
+    tasks = [task(simulation, family=family.for_run(r), initial_data=initial_data[r:r + 1],
+                  generations=generations, sample_size=sample_size, seed=seed, mixing=mixing,
+                  **options)
+             for r, seed in enumerate(rng.bit_generator.seed_seq.spawn(runs))]
+    return run(tasks, backend=backend, jobs=jobs, checkpoint_dir=checkpoint_dir,
+               devices=[], progress=progress)
+
+
+def join(histories: Sequence[loop.History], join_params=None) -> loop.History:
+    """One ``History`` from one-run histories (e.g. of :func:`chains`): the tables with
+    ``run = r``, and ``kept[g] = (join_params(params of every run), data of every run)``
+    (``join_params`` default: the list of the runs' parameters)."""
+    tables = [h.table.assign(run=r) for r, h in enumerate(histories)]
+    combine = join_params or list
+    kept = {g: (combine([h.kept[g][0] for h in histories]),
+                np.concatenate([h.kept[g][1] for h in histories]))
+            for g in histories[0].kept}
+    return loop.History(table=pd.concat(tables, ignore_index=True), kept=kept)
 
 
 # --------------------------------------------------------------------------- devices

@@ -19,7 +19,8 @@ import numpy as np
 from scipy.special import gammaln
 
 from . import validate
-from .gaussian import ESTIMATORS
+
+ESTIMATORS = ("unbiased", "mle")  # Eq 1 divides the scatter by n − 1; np.std by n
 
 
 def _sizes(sizes, generations: int | None = None) -> np.ndarray:

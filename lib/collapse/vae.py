@@ -35,13 +35,11 @@ uses its own ``torch.Generator``.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +47,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
-from . import files, hashing, notebook, validate
+from . import files, hashing, validate
+from .loop import Family
+from .vae_stream import DecoderStream, StreamBatches
 
 DEVICES = ("cpu", "cuda", "auto")
 SYNTHETIC = ("stream", "fixed")
@@ -106,108 +106,11 @@ class VAEParams:
         return 1
 
 
-# ------------------------------------------------------------------ the synthetic stream
-
-
-@dataclass(frozen=True, eq=False)
-class DecoderStream:
-    """A lazy training set of ``n`` images per epoch: ``counts[i]`` fresh decodings of
-    ``N(0, I)`` latents by ``decoders[i]`` in every epoch, plus the ``fixed`` images
-    ``(1, k, H, W)`` (e.g. real images kept by a mixing rule), which stay the same.
-
-    It behaves like loop data of shape ``(1, n, H, W)`` for the mixing rules:
-    ``np.concatenate`` along axis 1 joins streams and arrays (Accumulate, KeepOriginal)
-    and ``np.take_along_axis`` keeps a subset of its slots (Mixture's β part). It
-    cannot be materialised into an array (the Pool rule needs ``synthetic="fixed"``).
-    """
-
-    decoders: tuple = ()
-    counts: tuple = ()
-    fixed: np.ndarray = field(default_factory=lambda: np.zeros((1, 0, 4, 4), np.float32))
-    seed: int = 0
-
-    def __post_init__(self):
-        if len(self.decoders) != len(self.counts):
-            raise ValueError("DecoderStream needs one count per decoder")
-        for params in self.decoders:
-            size = (params.model.height, params.model.width)
-            if size != self.fixed.shape[2:]:
-                raise ValueError(f"decoder images {size} and fixed images "
-                                 f"{self.fixed.shape[2:]} differ in size")
-
-    @property
-    def runs(self) -> int:
-        return 1
-
-    @property
-    def n(self) -> int:
-        return int(sum(self.counts)) + self.fixed.shape[1]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (1, self.n, *self.fixed.shape[2:])
-
-    @property
-    def ndim(self) -> int:
-        return 4
-
-    def key(self) -> tuple:
-        """What determines the stream's images (for seeds): its seed, counts and fixed
-        images; the decoders are determined by the run that drew the seed."""
-        return ("DecoderStream", self.seed, tuple(self.counts), self.fixed)
-
-    def __getitem__(self, index):
-        if isinstance(index, tuple) and index == (slice(None), slice(None, 0)):  # empty subset
-            return DecoderStream(fixed=self.fixed[:, :0], seed=self.seed)
-        raise TypeError("a DecoderStream cannot be indexed; fit() reads it batch by batch")
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError("a DecoderStream (synthetic='stream') cannot be turned into an "
-                        "array; use synthetic='fixed' for mixing rules that need one (Pool)")
-
-    def __array_function__(self, func, types, args, kwargs):
-        if func is np.concatenate:
-            return _concatenate(*args, **kwargs)
-        if func is np.take_along_axis:
-            return _take(*args, **kwargs)
-        return NotImplemented
-
-
-def _as_stream(part) -> DecoderStream:
-    if isinstance(part, DecoderStream):
-        return part
-    return DecoderStream(fixed=np.asarray(part, np.float32), seed=0)
-
-
-def _concatenate(parts, axis=0, **kwargs):
-    if axis != 1 or kwargs:
-        raise TypeError("DecoderStreams concatenate along axis 1 only")
-    streams = [_as_stream(p) for p in parts]
-    return DecoderStream(
-        decoders=sum((s.decoders for s in streams), ()),
-        counts=sum((tuple(s.counts) for s in streams), ()),
-        fixed=np.concatenate([s.fixed for s in streams], axis=1),
-        seed=hashing.derive_seed(*(s.key() for s in streams)))
-
-
-def _take(stream: DecoderStream, index: np.ndarray, axis: int):
-    """Keep the slots ``index[0]`` of the stream (slots ``0 … Σcounts-1`` belong to the
-    decoders in order, the rest are the fixed images)."""
-    if axis != 1:
-        raise TypeError("DecoderStreams are subset along axis 1 only")
-    slots = np.asarray(index).reshape(index.shape[:2])[0]
-    edges = np.cumsum((0, *stream.counts))
-    counts = tuple(int(np.sum((slots >= a) & (slots < b))) for a, b in pairwise(edges))
-    fixed = stream.fixed[:, np.sort(slots[slots >= edges[-1]] - edges[-1])]
-    return DecoderStream(stream.decoders, counts, fixed,
-                         hashing.derive_seed(stream.key(), np.sort(slots)))
-
-
 # ------------------------------------------------------------------ the family
 
 
 @dataclass
-class VAE:
+class VAE(Family):
     """The VAE family: ``fit`` trains a fresh network on the current images, ``sample``
     hands the next generation the decoder's outputs for latents ``z ~ N(0, I)`` (pixel
     probabilities, not binarised): a :class:`DecoderStream` (``synthetic="stream"``,
@@ -240,7 +143,7 @@ class VAE:
 
     def check_mixing(self, mixing) -> None:
         """Called by ``loop.simulate`` before any compute: a stream cannot be pooled."""
-        if self.synthetic == "stream" and getattr(mixing, "needs_pool", False):
+        if self.synthetic == "stream" and mixing.needs_pool:
             raise ValueError(f"mixing rule {type(mixing).__name__} keeps every sample in a "
                              f"pool, which a synthetic stream cannot be; use "
                              f"synthetic='fixed' (or another mixing rule)")
@@ -290,7 +193,7 @@ class VAE:
                                     device=device).unsqueeze(1)
             batches = _FixedBatches(fixed)
         else:
-            batches = _StreamBatches(stream, device, seed ^ 2)
+            batches = StreamBatches(stream, device, seed ^ 2)
         optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
                                      weight_decay=self.weight_decay)
         params = VAEParams(model)
@@ -327,7 +230,7 @@ class VAE:
         else:
             content = ("images", data)
         key = hashing.digest("vae.fit", settings, device.type, content, torch.__version__,
-                             hashing.source_digest("vae"))
+                             hashing.code_digest("vae", "vae_stream"))
         return Path(self.fit_cache) / f"fit-{key}.pt"
 
     def sample(self, params: VAEParams, n: int, rng: np.random.Generator):
@@ -406,141 +309,3 @@ class _FixedBatches:
 
     def __call__(self, slots: torch.Tensor) -> torch.Tensor:
         return self.images[slots.to(self.images.device)]
-
-
-class _StreamBatches:
-    """Minibatches of a :class:`DecoderStream`: for every slot of a decoder, a fresh
-    latent decoded by that decoder (as the authors' code does for every minibatch);
-    for every fixed slot, that fixed image."""
-
-    def __init__(self, stream: DecoderStream, device: torch.device, seed: int):
-        self.decoders = [copy.deepcopy(p.model).to(device).eval() for p in stream.decoders]
-        self.edges = np.cumsum((0, *stream.counts))
-        self.fixed = torch.as_tensor(stream.fixed[0], dtype=torch.float32,
-                                     device=device).unsqueeze(1)
-        self.latents = torch.Generator(device=device).manual_seed(seed)
-        self.device = device
-
-    def __call__(self, slots: torch.Tensor) -> torch.Tensor:
-        slots = slots.numpy()
-        parts = []
-        with torch.no_grad():
-            for decoder, (a, b) in zip(self.decoders, pairwise(self.edges), strict=True):
-                count = int(np.sum((slots >= a) & (slots < b)))
-                if count:
-                    z = torch.randn((count, decoder.latent_dim), generator=self.latents,
-                                    device=self.device)
-                    parts.append(decoder.decode(z))
-        own = slots[slots >= self.edges[-1]] - self.edges[-1]
-        if len(own):
-            parts.append(self.fixed[torch.as_tensor(own, device=self.device)])
-        return torch.cat(parts)
-
-
-# ------------------------------------------------------------------ the experiment
-
-
-def setup(config: dict, rng: np.random.Generator, synthetic: str | None = None,
-          fit_cache: str | None = ".cache/vae/fits"):
-    """The chapter's family and ``D_0`` from a resolved profile ``config``: the VAE family
-    with the profile's training settings (``synthetic`` overrides the profile's; fits
-    stored in ``fit_cache``, see :class:`VAE`), and ``n_train`` real images
-    ``(1, n_train, H, W)`` drawn with ``rng``."""
-    from . import mnist
-
-    family = VAE(latent_dim=config["latent_dim"], epochs=config["epochs"],
-                 batch_size=config["batch_size"], learning_rate=config["learning_rate"],
-                 weight_decay=config["weight_decay"],
-                 synthetic=synthetic or config["synthetic"], device=config["device"],
-                 fit_cache=fit_cache)
-    images, labels = mnist.load(config["dataset"], "train")
-    real, _ = mnist.subset(images, labels, config["n_train"], rng)
-    return family, real[None]
-
-
-def checkpoint_path(family, initial_data, generations: int, sample_size,
-                    rng: np.random.Generator, mixing, keep=(), cache_dir=".cache/vae"):
-    """A checkpoint file for ``loop.simulate`` with these arguments, named by their
-    content hash (and the library code's): a changed setting gets a new file, and the
-    same call finds its finished or interrupted run again."""
-    stem = notebook.checkpoint_path(cache_dir, family, initial_data, generations, sample_size,
-                                    rng.bit_generator.state, mixing, sorted(keep),
-                                    modules=("loop", "vae"))
-    return stem.with_name(f"{family.synthetic}-{stem.name}.pkl")
-
-
-def latent_spread(latents: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """How spread out latent means are, relative to the real data's latents ``reference``.
-
-    ``std``: the root-mean-square standard deviation over the latent dimensions;
-    ``tail``: the fraction of points whose distance from the reference centre exceeds
-    the reference's 95th percentile (0.05 for data distributed like the reference).
-    """
-    centre = reference.mean(axis=0)
-    radius = np.quantile(np.linalg.norm(reference - centre, axis=1), 0.95)
-    return {"std": float(np.sqrt(latents.var(axis=0).mean())),
-            "tail": float(np.mean(np.linalg.norm(latents - centre, axis=1) > radius))}
-
-
-def tile(images: np.ndarray, columns: int = 8) -> np.ndarray:
-    """Lay ``(n, H, W)`` images out as one ``(rows·H, columns·W)`` picture; missing
-    images at the end are blank (0, no ink)."""
-    n, height, width = images.shape
-    rows = -(-n // columns)
-    padded = np.zeros((rows * columns, height, width), images.dtype)
-    padded[:n] = images
-    return padded.reshape(rows, columns, height, width).swapaxes(1, 2).reshape(
-        rows * height, columns * width)
-
-
-def generation_summary(kept: dict, real: np.ndarray, classifier, n_eval: int,
-                       rng: np.random.Generator):
-    """What each kept generation's VAE produces, seen through the generation-0 encoder.
-
-    ``kept`` is ``History.kept`` of a VAE run: ``{g: (params, training data)}`` with
-    generation 0 among them. For every ``g``: ``n_eval`` images decoded from
-    ``N(0, I)`` latents by VAE ``g``, their latent means under the *generation-0*
-    encoder (paper Fig 8), the spread of those latents (:func:`latent_spread`, relative
-    to the encoder's latents of ``n_eval`` real images) and the fraction of the images a
-    classifier trained on real digits assigns to each digit. Returns
-    ``(latents, table)``: ``latents`` maps ``"real"`` and every ``g`` to an
-    ``(n_eval, latent_dim)`` array; ``table`` has one row per generation.
-    """
-    import pandas as pd
-
-    from . import mnist
-
-    if 0 not in kept:
-        raise ValueError("generation_summary needs the generation-0 model (the reference)")
-    n_eval = validate.integer("n_eval", n_eval, minimum=2, maximum=len(real))
-    models = {g: params for g, (params, _) in kept.items()}
-    reference_images = real[rng.choice(len(real), n_eval, replace=False)]
-    latents = {"real": VAE.encode(models[0], reference_images)}
-    rows = [dict(generation="real", **latent_spread(latents["real"], latents["real"]),
-                 **_class_columns(mnist.class_fractions(classifier, reference_images)))]
-    for g in sorted(models):
-        z = rng.standard_normal((n_eval, models[g].model.latent_dim)).astype(np.float32)
-        images = VAE.decode(models[g], z)
-        latents[g] = VAE.encode(models[0], images)
-        rows.append(dict(generation=g, **latent_spread(latents[g], latents["real"]),
-                         **_class_columns(mnist.class_fractions(classifier, images))))
-    return latents, pd.DataFrame(rows)
-
-
-def _class_columns(fractions: np.ndarray) -> dict[str, float]:
-    positive = fractions[fractions > 0]
-    return {"class_entropy_bits": float(-(positive * np.log2(positive)).sum()) + 0.0,
-            **{f"digit {k}": float(f) for k, f in enumerate(fractions)}}
-
-
-def cli_setup(runs: int, M: int, rng: np.random.Generator, dataset: str = "digits",
-              **options):
-    """``python -m collapse simulate vae --M 1000 --option dataset=mnist --option epochs=5``:
-    ``D_0`` = M real images drawn with ``rng`` (one run)."""
-    from . import mnist
-
-    validate.integer("runs", runs, minimum=1, maximum=1)
-    family = VAE(**options)
-    images, labels = mnist.load(dataset, "train")
-    real, _ = mnist.subset(images, labels, M, rng)
-    return family, real[None], False

@@ -1,13 +1,14 @@
 """Up-front argument checks: every error names the parameter and the allowed range.
 
 Library entry points call these before any compute, so a bad value fails in
-milliseconds instead of after an hour of simulation.
+milliseconds instead of after an hour of simulation. (Memory checks are in
+:mod:`collapse.book.memory`.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
-import os
 
 import numpy as np
 
@@ -46,6 +47,18 @@ def choice(name: str, value, allowed) -> str:
     return value
 
 
+def finite_arrays(name: str, value) -> None:
+    """Reject NaN or infinite numbers in an array or in the array fields of a dataclass
+    (such as a family's sufficient statistics)."""
+    arrays = [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        arrays = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    for array in arrays:
+        if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.number) \
+                and not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+
+
 def generator(name: str, rng) -> np.random.Generator:
     """Insist on an explicit ``numpy.random.Generator`` (no global random state)."""
     if not isinstance(rng, np.random.Generator):
@@ -54,41 +67,3 @@ def generator(name: str, rng) -> np.random.Generator:
             f"got {type(rng).__name__}"
         )
     return rng
-
-
-def available_memory() -> int:
-    """Bytes of memory available now: ``MemAvailable`` of ``/proc/meminfo`` (or the
-    free physical pages), capped by a cgroup limit when one is set."""
-    available = None
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    if available is None:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    try:
-        with open("/sys/fs/cgroup/memory.max") as limit, \
-                open("/sys/fs/cgroup/memory.current") as used:
-            text = limit.read().strip()
-            if text != "max":
-                available = min(available, int(text) - int(used.read()))
-    except (OSError, ValueError):
-        pass
-    return max(int(available), 0)
-
-
-def memory(needed: float, hint: str, available: int | None = None) -> None:
-    """Refuse, before any compute, a run whose estimated peak ``needed`` bytes exceed
-    the memory available; ``hint`` says which parameters to lower."""
-    available = available_memory() if available is None else available
-    if needed > available:
-        raise ValueError(f"this run would need {_gigabytes(needed)} GB of memory, "
-                         f"{_gigabytes(available)} GB available; {hint}")
-
-
-def _gigabytes(n: float) -> str:
-    value = n / 1e9
-    return f"{value:.1f}" if value < 1e4 else f"{value:.2g}"

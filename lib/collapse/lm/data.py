@@ -77,7 +77,7 @@ def blocks_path(source: str, split: str, block: int, tokenisation: str,
                 drop_unk: bool = False) -> Path:
     key = hashing.digest(str(source), split, block, tokenisation, drop_unk,
                          str(data_sources.data_dir()),
-                         hashing.source_digest("lm.data"))
+                         hashing.code_digest("lm.data"))
     return CACHE / "blocks" / f"{split}-{key}.npy"
 
 

@@ -25,19 +25,21 @@ from pathlib import Path
 import numpy as np
 
 from .. import hashing, validate
-from ..loop import Memory
+from ..loop import Family
+from ..mixing import MixingRule, Sources
 from .data import CACHE
-from .train import Training, continue_blocks, perplexity, train
+from .generate import continue_blocks
+from .train import Training, perplexity, train
 
 START_FROM = ("pretrained", "generation 0")
 
 
 def _code() -> str:
-    return hashing.source_digest("lm.data", "lm.model", "lm.train", "lm.family")
+    return hashing.code_digest("lm.data", "lm.model", "lm.train", "lm.generate", "lm.family")
 
 
 @dataclass
-class LanguageModel:
+class LanguageModel(Family):
     """A pre-trained causal LM fine-tuned every generation on the previous generation's
     text (§5.2). ``runs = 1``: data are ``(1, n_blocks, 64)`` token arrays.
 
@@ -101,7 +103,9 @@ class LanguageModel:
         out = Path(self.workdir) / f"fit-{key}"
         if (out / "done").exists():
             return str(out)
-        seed = hashing.derive_seed("lm fit", key) % 2**32
+        # the training's randomness (order, dropout) depends on the data, the settings and
+        # the run, not on the code or on where the base model is stored
+        seed = hashing.derive_seed("lm fit", blocks, self.training, self.seed) % 2**32
         # dropout draws from torch's global RNGs: fork them, seed, restore afterwards
         with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
             torch.manual_seed(seed)
@@ -134,7 +138,7 @@ class LanguageModel:
 
 
 @dataclass(frozen=True)
-class KeepOriginalBatches:
+class KeepOriginalBatches(MixingRule):
     """The authors' "10 % original data": the training loader is shuffled, its first
     ⌈fraction·N / batch_size⌉ batches are kept verbatim and only the other blocks are
     continued by the model, so kept and generated blocks come from disjoint prompts.
@@ -148,9 +152,6 @@ class KeepOriginalBatches:
 
     fraction: float = 0.1
     batch_size: int = 128
-
-    exact = False
-    needs_pool = False
 
     def __post_init__(self):
         validate.real("fraction", self.fraction, 0.0, 1.0)
@@ -166,8 +167,8 @@ class KeepOriginalBatches:
     def model_draws(self, size: int) -> int:
         return size
 
-    def training_set(self, new, memory: Memory, size: int, rng, join=None):
-        original = np.asarray(memory.original)
+    def training_set(self, new, sources: Sources, size: int, rng, join=None):
+        original = np.asarray(sources.original)
         if new.shape != original.shape:
             raise ValueError(f"KeepOriginalBatches needs one continuation per original block "
                              f"({original.shape}), got {new.shape}")

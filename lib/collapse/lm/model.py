@@ -72,6 +72,20 @@ class TinyOPT:
     pretrain_batch: int = 32
     pretrain_lr: float = 1e-3
 
+    def __post_init__(self):
+        validate.integer("vocab_size", self.vocab_size, minimum=300, maximum=65_000)
+        validate.integer("hidden_size", self.hidden_size, minimum=8)
+        validate.integer("layers", self.layers, minimum=1)
+        validate.integer("heads", self.heads, minimum=1)
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of "
+                             f"heads ({self.heads})")
+        validate.integer("ffn_dim", self.ffn_dim, minimum=1)
+        validate.integer("tokenizer_chars", self.tokenizer_chars, minimum=10_000)
+        validate.integer("pretrain_steps", self.pretrain_steps, minimum=0)
+        validate.integer("pretrain_batch", self.pretrain_batch, minimum=1)
+        validate.real("pretrain_lr", self.pretrain_lr, 1e-7, 1.0)
+
 
 def opt_tokenizer(lines: list[str], vocab_size: int, chars: int):
     """A byte-level BPE learnt from the first ``chars`` characters of ``lines``, with OPT's
@@ -142,12 +156,12 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
 
     from .train import Training, train
 
-    validate.integer("vocab_size", spec.vocab_size, minimum=300)
-    validate.integer("pretrain_steps", spec.pretrain_steps, minimum=0)
+    if not isinstance(spec, TinyOPT):
+        raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
     lines = text_lines("train", drop_unk)
     key = hashing.digest(spec, seed, tokenisation, drop_unk, len(lines), lines[:50], lines[-50:],
-                         hashing.source_digest("lm.data", "lm.model", "lm.train"))
+                         hashing.code_digest("lm.data", "lm.model", "lm.train"))
     out = CACHE / f"base-{key}"
     if (out / "done").exists():
         return str(out.resolve())

@@ -1,16 +1,17 @@
 """Sphinx extension: the book's publishing features on top of sphinx-book-theme.
 
-- every chapter page's download menu offers, beside the executed ``.ipynb``, the
-  chapter's source ``.md`` (jupytext MyST) and the student versions (solutions removed,
-  ``collapse.student``) as ``.ipynb`` and ``.md``;
+- every chapter page's download menu offers, beside the executed ``.ipynb`` (replaced
+  by its plain-Markdown export, ``collapse.book.export``), the chapter's source ``.md``
+  (jupytext MyST) and the student versions (``collapse.book.export``: solutions removed, plain
+  Markdown) as ``.ipynb`` and ``.md``;
 - the ``student-downloads`` directive lists every chapter's student files in
   table-of-contents order (used on the landing page);
 - ``{{ repository_url }}`` is the one repository setting of ``_config.yml``
-  (``repository: url:``) as a MyST substitution;
+  (``repository: url:``) as a MyST substitution, ``{{ repository_link }}`` the same as a link;
 - wide display equations scroll horizontally with a visible scrollbar instead of being
   clipped at the column edge.
 
-The files are written into the built site: ``_sources/book/<name>.md`` and
+The files are written into the built site: ``_sources/book/<name>.{ipynb,md}`` and
 ``_static/student/<name>.{ipynb,md}``.
 """
 
@@ -20,11 +21,10 @@ import functools
 import re
 from pathlib import Path
 
-import nbformat
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from . import book, student
+from . import export, runner
 
 STUDENT = "_static/student"
 CSS_FILE = "collapse-site.css"
@@ -50,8 +50,8 @@ def chapter_sources(confdir: str) -> dict[str, Path]:
     """``{name: chapters/<name>.md}`` in toc order. The sources are looked up next to the
     book's configuration, else in the repository of an editable install (a scratch copy
     of the book, such as the tests build, holds only the executed notebooks)."""
-    for root in (Path(confdir), book.LIBRARY.parents[1]):
-        names = book.chapter_names(root) if (root / "_toc.yml").exists() else []
+    for root in (Path(confdir), runner.LIBRARY.parents[1]):
+        names = runner.chapter_names(root) if (root / "_toc.yml").exists() else []
         if names:
             return {n: root / "chapters" / f"{n}.md" for n in names}
     return {}
@@ -108,7 +108,8 @@ class StudentDownloads(SphinxDirective):
 
 def _substitutions(app, config):
     url = config.html_theme_options.get("repository_url", "")
-    config.myst_substitutions = {"repository_url": url, **(config.myst_substitutions or {})}
+    config.myst_substitutions = {"repository_url": url, "repository_link": f"[{url}]({url})",
+                                 **(config.myst_substitutions or {})}
 
 
 def _write_files(app, exception):
@@ -121,11 +122,11 @@ def _write_files(app, exception):
     (out / STUDENT).mkdir(parents=True, exist_ok=True)
     (out / "_sources" / "book").mkdir(parents=True, exist_ok=True)
     for name, source in sources.items():
-        text = source.read_text()
-        (out / "_sources" / "book" / f"{name}.md").write_text(text)
-        stripped = student.strip_solutions(text)
-        (out / STUDENT / f"{name}.md").write_text(stripped)
-        nbformat.write(student.student_notebook(stripped), out / STUDENT / f"{name}.ipynb")
+        (out / "_sources" / "book" / f"{name}.md").write_text(source.read_text())
+    # the notebooks people download or launch: plain Markdown (collapse.book.export)
+    notebooks = export.Book.load(Path(app.confdir), sources)
+    export.write_student(out / STUDENT, notebooks)
+    export.write_executed(Path(app.srcdir) / "book", out / "_sources" / "book", notebooks)
 
 
 def _singlehtml_support(app):

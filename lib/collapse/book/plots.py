@@ -7,7 +7,7 @@ import numpy as np
 import seaborn as sns
 
 
-def setup() -> None:
+def use_book_style() -> None:
     """The book's figure style (call once at the top of a chapter)."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (8, 4.5),

@@ -1,16 +1,107 @@
-"""Reproduction notes: the small pieces that turn two runs of one claim (the paper's way
-and the other way) into a row of the chapter's table, a Monte Carlo estimate with its
-standard error, a z-score against each prediction, and a verdict in words.
+"""The chapter "Reproduction notes" (every place where the paper's text, its equations,
+its figures, the authors' code and this book disagree, each run both ways): its settings
+and the small pieces that turn two runs of one claim (the paper's way and the other way)
+into a row of the chapter's table, a Monte Carlo estimate with its standard error, a
+z-score against each prediction, and a verdict in words.
 
 Every experiment itself is a call of the families and the loop of the other chapters;
-this module only summarises and formats what they return.
+this module only summarises and formats what they return. Every experiment is small: the
+Gaussian chains use exact sufficient statistics, the GMM chains are few and short, the
+Markov chains are solved exactly.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+
+from collapse import validate
+from collapse.book.memory import BASE, TABLE_OVERHEAD
+from collapse.book.settings import PROFILE_NAMES, ChapterSettings, check_list, listed
+
+
+@dataclass(frozen=True)
+class Settings(ChapterSettings):
+    gaussian_M: int = 100
+    gaussian_runs: int = 20000
+    gaussian_generations: int = 50
+    fig12_sizes: list[int] = listed(10, 10_000_000)
+    fig12_repeats: list[int] = listed(1000, 10000)
+    gmm_M: int = 1000
+    gmm_runs: int = 4
+    gmm_generations: int = 20
+    gmm_separation: float = 6.0
+    noisy_M: int = 20
+    noisy_runs: int = 4000
+    noisy_generations: int = 10
+    noisy_K: float = 2.0
+    noisy_dim: int = 3
+    kimura_sizes: list[int] = listed(10, 100, 1000)
+    fig3_M: int = 1000
+    fig3_bins: int = 80
+    fig3_draws: int = 4000
+    lm_lines: int = 10000
+    lm_vocab: int = 2000
+    selection_repeats: int = 200
+    lm_profile: str = "smoke"
+    lm_seeds: int = 3
+
+    def check(self) -> None:
+        validate.integer("gaussian_M", self.gaussian_M, minimum=4)
+        validate.integer("gaussian_runs", self.gaussian_runs, minimum=100)
+        validate.integer("gaussian_generations", self.gaussian_generations, minimum=2)
+        check_list("fig12_sizes", self.fig12_sizes,
+                   lambda label, n: validate.integer(label, n, minimum=2), distinct=True,
+                   label="fig12_sizes (each N)")
+        check_list("fig12_repeats", self.fig12_repeats,
+                   lambda label, r: validate.integer(label, r, minimum=10, maximum=10**7),
+                   distinct=True, label="fig12_repeats (each)")
+        validate.integer("gmm_M", self.gmm_M, minimum=20)
+        validate.integer("gmm_runs", self.gmm_runs, minimum=2)
+        validate.integer("gmm_generations", self.gmm_generations, minimum=3)
+        validate.real("gmm_separation", self.gmm_separation, low=0.0, high=100.0)
+        validate.integer("noisy_M", self.noisy_M, minimum=4)
+        validate.integer("noisy_runs", self.noisy_runs, minimum=100)
+        validate.integer("noisy_generations", self.noisy_generations, minimum=2)
+        validate.real("noisy_K", self.noisy_K, low=1e-9)
+        validate.integer("noisy_dim", self.noisy_dim, minimum=1, maximum=50)
+        check_list("kimura_sizes", self.kimura_sizes,
+                   lambda label, m: validate.integer(label, m, minimum=2, maximum=5000),
+                   distinct=True, label="kimura_sizes (each M)")
+        validate.integer("fig3_M", self.fig3_M, minimum=2)
+        validate.integer("fig3_bins", self.fig3_bins, minimum=2, maximum=10000)
+        validate.integer("fig3_draws", self.fig3_draws, minimum=10)
+        validate.integer("lm_lines (0 = all)", self.lm_lines, minimum=0)
+        if 0 < self.lm_lines < 200:
+            raise ValueError(f"lm_lines must be 0 (all) or >= 200, got {self.lm_lines}")
+        validate.integer("lm_vocab", self.lm_vocab, minimum=300, maximum=50272)
+        validate.integer("selection_repeats", self.selection_repeats, minimum=10)
+        validate.choice("lm_profile", self.lm_profile, PROFILE_NAMES)
+        validate.integer("lm_seeds", self.lm_seeds, minimum=2, maximum=20)
+
+    def peak_memory(self) -> tuple[int, str]:
+        """Bytes at the peak: the Gaussian loop's tables (about 90 bytes per run and
+        generation, three chains: unbiased, maximum likelihood, and their joined copy), the
+        Fig 3 counts (8 bytes per draw and bin) and the largest Markov chain (a dense
+        ``(M + 1)²`` matrix, a few copies)."""
+        terms = {
+            "gaussian_runs": 3 * 90 * self.gaussian_runs * self.gaussian_generations,
+            "fig3_draws": 16 * self.fig3_draws * self.fig3_bins,
+            "kimura_sizes": 5 * 8 * (max(self.kimura_sizes) + 1) ** 2,
+            "noisy_runs": 2 * 120 * self.noisy_runs * self.noisy_generations,
+        }
+        peak = BASE + TABLE_OVERHEAD * (sum(terms.values()) + max(terms.values()))
+        return int(peak), max(terms, key=terms.get)
+
+
+SMOKE = dict(gaussian_runs=4000, gaussian_generations=20, gmm_M=300, gmm_runs=2,
+             gmm_generations=4, noisy_runs=1000, noisy_generations=8, kimura_sizes=[10, 100],
+             fig3_draws=500, lm_lines=2000, lm_vocab=1000, selection_repeats=50)
+PAPER = dict(gaussian_runs=100000, gaussian_generations=100, gmm_runs=10,
+             gmm_generations=100, noisy_runs=20000, fig3_draws=20000, lm_lines=0,
+             lm_vocab=8000, selection_repeats=1000, lm_profile="quick", lm_seeds=5)
 
 ROW_FIELDS = ("ran", "result", "verdict")
 
@@ -122,7 +213,7 @@ def tokenisation_comparison(tokenizer, lines, block: int = 64) -> dict[str, floa
     (``tokenisation="authors"``, the authors' ``dataset.py``) and without it (``"plain"``):
     row counts, the share of tokens that are the separator, and the blank lines that the
     authors' way turns into a lone ``</s>``."""
-    from .lm.data import to_blocks
+    from collapse.lm.data import to_blocks
 
     authors = to_blocks(tokenizer, lines, block, "authors")
     plain = to_blocks(tokenizer, lines, block, "plain")
@@ -159,11 +250,11 @@ def selection_overlap(blocks: int, fraction: float, batch_size: int,
             "overlap_random_expected": (blocks - kept_random) / blocks}
 
 
-def lm_training_readings(setup, config: dict, seeds, penalties=(1.0, 2.0, 3.0),
+def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
                          workdir=None) -> dict:
     """Three of §5.2's training choices, each run both (or all) ways on one language-model
-    ``setup`` (:func:`collapse.lm.prepare`) with the settings of a ``language_models``
-    profile ``config`` and the epochs of its "no original data" regime:
+    ``setup`` (:func:`collapse.book.chapters.language_models.prepare`) with the settings
+    ``lm_settings`` of that chapter and the epochs of its "no original data" regime:
 
     * ``schedule``: generation 0 fine-tuned with every schedule of ``lm.train.SCHEDULES``
       (the authors' cosine stepped per epoch, a linear decay per step), once per seed;
@@ -179,12 +270,12 @@ def lm_training_readings(setup, config: dict, seeds, penalties=(1.0, 2.0, 3.0),
 
     import pandas as pd
 
-    from .lm import experiment
-    from .lm.family import START_FROM, LanguageModel
-    from .lm.train import SCHEDULES, continue_blocks, perplexities, perplexity
+    from collapse.lm.family import START_FROM, LanguageModel
+    from collapse.lm.generate import continue_blocks
+    from collapse.lm.train import SCHEDULES, perplexities, perplexity
 
-    training = experiment.training(config, config["epochs"][0])
-    options = dict(num_beams=config["num_beams"], generate_batch=config["generate_batch"],
+    training = lm_settings.training(lm_settings.epochs[0])
+    options = dict(num_beams=lm_settings.num_beams, generate_batch=lm_settings.generate_batch,
                    progress=False)
     if workdir is not None:
         options["workdir"] = str(workdir)
@@ -215,8 +306,8 @@ def lm_training_readings(setup, config: dict, seeds, penalties=(1.0, 2.0, 3.0),
                                   "perplexity": perplexities(first, setup.train),
                                   "distinct_tokens": distinct(setup.train)})]
     for penalty in penalties:
-        new = continue_blocks(first, setup.train, setup.train.shape[1], config["num_beams"],
-                              penalty, config["generate_batch"], progress=False)
+        new = continue_blocks(first, setup.train, setup.train.shape[1], lm_settings.num_beams,
+                              penalty, lm_settings.generate_batch, progress=False)
         penalty_rows.append(pd.DataFrame({"penalty": float(penalty),
                                           "block": np.arange(len(new)),
                                           "perplexity": perplexities(first, new),

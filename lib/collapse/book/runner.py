@@ -18,22 +18,21 @@ import hashlib
 import json
 import logging
 import os
-import platform
-import shutil
 import subprocess
 import sys
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from importlib import metadata
 from pathlib import Path
 
 import yaml
 
-from . import files, profiles
+from collapse import files, hashing
 
-LIBRARY = Path(__file__).resolve().parent
-PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers")
+from . import memory, settings
+from .records import environment, read_record, write_execution_page
+
+LIBRARY = Path(hashing.LIBRARY)
 # Start order of a parallel build when no earlier run recorded the chapters' times: the
 # slowest chapters at the quick profile first, so that they do not finish last alone.
 SLOWEST_FIRST = ("vae", "language_models", "gmm")
@@ -91,9 +90,7 @@ def cache_key(root: Path, name: str, parameters: dict) -> str:
     """Hash of the chapter source, every library source file and the parameters."""
     digest = hashlib.sha256()
     digest.update((root / "chapters" / f"{name}.md").read_bytes())
-    for path in sorted(LIBRARY.rglob("*.py")):
-        digest.update(path.relative_to(LIBRARY).as_posix().encode())
-        digest.update(path.read_bytes())
+    digest.update(hashing.code_digest(LIBRARY).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -102,9 +99,9 @@ def _prepare(name: str, profile: str, overrides: dict, root: Path) -> tuple[dict
     """Check the chapter, profile and overrides; return the parameters and the estimated
     peak memory (0 when the chapter has no estimate). Raises before any compute."""
     check_chapter_name(name, chapter_names(root))
-    if name in profiles.chapters():
-        config = profiles.resolve(name, profile, **overrides)
-        peak = profiles.check_memory(name, config)
+    if name in settings.chapters():
+        config = settings.resolve(name, profile, **overrides)
+        peak = memory.check_chapter(name, config)
     elif overrides:
         raise ValueError(f"chapter {name!r} has no parameters to override")
     else:
@@ -138,7 +135,7 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
     output = output_dir / f"{name}.ipynb"
     key = cache_key(root, name, parameters)
     if output.exists() and not force:
-        cached = _record(output) or {}
+        cached = read_record(output) or {}
         if cached.get("cache_key") == key:
             log(f"{name}: unchanged, using {output}")
             return {"chapter": name, "status": "cached", **cached}
@@ -205,16 +202,6 @@ def install_cell(root: Path):
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
 
 
-def _record(notebook: Path) -> dict | None:
-    """The run record stored in an executed notebook (None if unreadable or absent)."""
-    import nbformat
-
-    try:
-        return nbformat.read(notebook, as_version=4).metadata.get("collapse")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def _seed(name: str, parameters: dict, notebook: Path):
     """The seed the run used: the override, else the profile's, else the default of the
     notebook's parameters cell (None if it has none)."""
@@ -222,10 +209,8 @@ def _seed(name: str, parameters: dict, notebook: Path):
 
     if "seed" in parameters:
         return parameters["seed"]
-    if name in profiles.chapters():
-        profile = profiles.defaults(name, parameters["profile"])
-        if profile.get("seed") is not None:
-            return profile["seed"]
+    if name in settings.chapters():
+        return settings.resolve(name, parameters["profile"]).seed
     default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
     try:
         return int(default)
@@ -250,53 +235,6 @@ def _describe_failure(name: str, error) -> str:
             f"  {error.ename}: {error.evalue}")
 
 
-def environment(root: Path) -> dict:
-    """What a result depends on besides its parameters: the code's commit, the key
-    package versions and the device."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return {"commit": git_commit(root), "versions": versions, "device": device()}
-
-
-def git_commit(root: Path) -> str:
-    """Short hash of HEAD, with ``+dirty`` for uncommitted changes; ``unknown`` outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        changes = subprocess.run(["git", "status", "--porcelain"], cwd=root,
-                                 capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if changes else "")
-
-
-def device() -> str:
-    """The CPU model, and the CUDA device torch sees (torch is imported only where an
-    NVIDIA driver is present)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cpu = f"{cpu} ({os.cpu_count()} cores)"
-    if Path("/proc/driver/nvidia").exists() or shutil.which("nvidia-smi"):
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                return f"{cpu}; CUDA: {torch.cuda.get_device_name(0)}"
-        except ImportError:
-            pass
-    return cpu
-
-
 def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bool,
             threads: int):
     """Run one chapter in a pool process with ``threads`` threads for torch and the BLAS
@@ -319,7 +257,7 @@ def start_order(names: list[str], output_dir: Path) -> list[str]:
     in ``output_dir`` recorded; chapters never run keep :data:`SLOWEST_FIRST` ahead of
     the others. A parallel build that starts its longest chapters first ends sooner."""
     def expected(name):
-        record = _record(Path(output_dir) / f"{name}.ipynb") or {}
+        record = read_record(Path(output_dir) / f"{name}.ipynb") or {}
         seconds = record.get("seconds")
         if isinstance(seconds, (int, float)):
             return (0, -seconds)
@@ -370,7 +308,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
                 log(f"{name}: FAILED")
             write_execution_page(root, output_dir)
     else:
-        budget = profiles.available_memory()
+        budget = memory.available()
         waiting, running = start_order(names, output_dir), {}
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(names) or 1))
         with ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1)) as pool:
@@ -395,40 +333,6 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
     if failures:
         raise ChapterFailed("\n\n".join(failures))
     return [records[n] for n in names]
-
-
-def write_execution_page(root: Path, output_dir: Path) -> Path:
-    """``<output_dir>/execution.md``: how each executed notebook there was produced
-    (profile, seed, overrides, time, commit, package versions, device)."""
-    output_dir = Path(output_dir)
-    order = chapter_names(root)
-    found = sorted(output_dir.glob("*.ipynb"),
-                   key=lambda p: (order.index(p.stem) if p.stem in order else len(order),
-                                  p.stem))
-    lines = ["# Execution statistics", "",
-             "Each chapter is executed by papermill before the book is built; a chapter whose",
-             "source, library code and parameters are unchanged is taken from the cache.", "",
-             "| chapter | profile | seed | parameters | wall time (s) | executed at | commit |",
-             "|---|---|---|---|---|---|---|"]
-    details = []
-    for path in found:
-        r = _record(path)
-        if not r:
-            continue
-        overrides = {k: v for k, v in r["parameters"].items() if k != "profile"}
-        lines.append(f"| {path.stem} | {r['profile']} | {r.get('seed', 'unknown')} "
-                     f"| {overrides or 'profile defaults'} | {r['seconds']} "
-                     f"| {r['executed_at']} | {r.get('commit', 'unknown')} |")
-        versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
-        details.append(f"- **{path.stem}**: {versions or 'versions unknown'}; "
-                       f"device: {r.get('device', 'unknown')}")
-    if details:
-        lines += ["", "Package versions and device of each run:", "", *details]
-    page = output_dir / "execution.md"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with files.replacing(page) as partial:
-        partial.write_text("\n".join(lines) + "\n")
-    return page
 
 
 def build_html(root: Path | None = None, strict: bool = True) -> Path:

@@ -90,21 +90,9 @@ def student_notebook(text: str):
 
 def write_student_versions(out: Path, root: Path | None = None,
                            chapters: list[str] | None = None) -> list[Path]:
-    """Write ``<name>.md`` and ``<name>.ipynb`` for each chapter (all of the toc by
-    default, in toc order) into ``out``; return the paths written."""
-    import jupytext
-    import nbformat
+    """Write ``<name>.ipynb`` and ``<name>.md`` for each chapter (all of the toc by
+    default, in toc order) into ``out``: the plain-Markdown student notebooks of
+    ``collapse.book.export``; return the paths written."""
+    from . import export, runner
 
-    from . import book
-
-    root = book.project_root(root)
-    names = chapters or book.chapter_names(root)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in names:
-        text = strip_solutions((root / "chapters" / f"{name}.md").read_text())
-        (out / f"{name}.md").write_text(text)
-        nbformat.write(jupytext.reads(text, fmt="md:myst"), out / f"{name}.ipynb")
-        written += [out / f"{name}.md", out / f"{name}.ipynb"]
-    return written
+    return export.write_student(out, export.Book.load(runner.project_root(root)), chapters)

@@ -1,0 +1,176 @@
+"""The model families of ``python -m collapse simulate <family>``: one registry entry each,
+declaring its options (name → default), whether it has exact sufficient statistics,
+how its data grow with the options (for the memory estimate), and how ``D_0`` and the
+family are built from ``--runs``, ``--M``, a generator and the options.
+
+Adding a family to the command line is one entry in :data:`FAMILIES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from collapse import data, validate
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How the command line builds one family.
+
+    ``build(runs, M, rng, **options) -> (family, initial_data)``; ``options()`` maps
+    every ``--option`` name to its default (its type is the type a value must have);
+    ``exact``: the family has exact sufficient statistics; ``width(options)``: numbers
+    per sample, ``params_per_run(options)``: numbers per fitted model (memory estimate);
+    ``size_options``: the options to name when a run does not fit; ``check_data``: a
+    check of the local data files, run before any set-up."""
+
+    build: Callable
+    options: Callable[[], dict]
+    exact: bool = False
+    width: Callable = lambda options: 1
+    params_per_run: Callable = lambda options: 2
+    size_options: str = ""
+    check_data: Callable = field(default=lambda: None)
+
+
+def _gaussian(runs, M, rng, estimator="unbiased", mean=0.0, std=1.0):
+    from collapse import gaussian
+
+    return gaussian.Gaussian(estimator=estimator), gaussian.initial_data(runs, M, rng, mean, std)
+
+
+def _noisy(runs, M, rng, noise="residual", scale=1.0, power=0.5, dim=3):
+    """``D_0`` = M draws of ``N(0, default_cov(dim))`` per run (drawn as exact statistics
+    for ``noise="pull"``, which needs the parent's mean)."""
+    from collapse import noisy
+    from collapse.gaussian import GaussianParams
+
+    family = noisy.NoisyGaussian(noise=noise, scale=scale, power=power)
+    cov = noisy.default_cov(dim)
+    truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
+    if noise == "pull":
+        return family, family.sample_statistics(truth, M, rng)
+    return family, family.sample(truth, M, rng)
+
+
+def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=None):
+    """``p_0`` uniform, or the Fig 3 mixture binned into ``states`` bins on [−8, 8]."""
+    from collapse import discrete
+
+    states = validate.integer("states", states, minimum=1)
+    validate.choice("distribution", distribution, ("uniform", "mixture"))
+    positions = None
+    if distribution == "uniform":
+        reference = discrete.uniform(states)
+    else:
+        edges = np.linspace(-8, 8, states + 1)
+        reference = discrete.binned(discrete.GaussianMixture1D(), edges)
+        positions = 0.5 * (edges[1:] + edges[:-1])
+    family = discrete.Discrete(reference, positions, tail_threshold)
+    return family, discrete.initial_data(runs, M, rng, family.reference)
+
+
+def _gmm(runs, M, rng, data="two", separation=6.0, components=2):
+    """The table gets ``l2_to_reference``, the L2 distance to generation 0."""
+    from collapse import gmm
+
+    validate.choice("data", data, gmm.SETTINGS)
+    family = gmm.GMM(components=components, seed=int(rng.integers(2**32)))
+    validate.integer("M", M, minimum=family.components)
+    initial = gmm.initial_data(runs, M, rng, data, separation)
+    family.reference = family.fit(initial)  # the loop's generation 0, bit for bit
+    return family, initial
+
+
+def _vae_options() -> dict:
+    from collapse.vae import VAE
+
+    return {"dataset": "digits", **{f.name: f.default for f in dataclasses.fields(VAE)}}
+
+
+def _vae(runs, M, rng, dataset="digits", **options):
+    """``D_0`` = M real images drawn with ``rng`` (one run)."""
+    from collapse import mnist
+    from collapse.vae import VAE
+
+    validate.integer("runs", runs, minimum=1, maximum=1)
+    family = VAE(**options)
+    images, labels = mnist.load(dataset, "train")
+    real, _ = mnist.subset(images, labels, M, rng)
+    return family, real[None]
+
+
+LM_FROM_FLAGS = ("train_blocks", "runs", "generations")  # --M, --runs, --generations
+
+
+def _lm_options() -> dict:
+    from collapse.book import settings
+
+    defaults = settings.defaults("language_models", "smoke")
+    for name in (*LM_FROM_FLAGS, "profile"):
+        del defaults[name]
+    return {"profile": "smoke", **defaults}
+
+
+def _lm(runs, M, rng, profile="smoke", **overrides):
+    """The model and settings of a chapter profile (any of its parameters can be set),
+    ``D_0`` = the first ``M`` training blocks. Each run is one process: ``runs`` = 1."""
+    from collapse.book import settings
+    from collapse.book.chapters import language_models as chapter
+
+    if profile not in settings.PROFILE_NAMES:
+        raise ValueError(f"--option profile must be one of {', '.join(settings.PROFILE_NAMES)}; "
+                         f"got {profile!r}")
+    validate.integer("runs", runs, minimum=1, maximum=1)
+    config = settings.resolve("language_models", profile, train_blocks=M, **overrides)
+    setup = chapter.prepare(config)
+    family, _ = chapter.regime(setup, config, "no original data", config.seed, progress=True)
+    if "repetition_penalty" in overrides:  # the regime without it has no penalty
+        family = dataclasses.replace(family, repetition_penalty=config.repetition_penalty)
+    return family, setup.train[None]
+
+
+def _lm_data() -> None:
+    """Check every local file the language model reads before it pre-trains for minutes."""
+    if data.data_dir() is not None:
+        for split in data.WIKITEXT_FILES:
+            data.read_wikitext_split(split)
+
+
+FAMILIES = {
+    "gaussian": Entry(_gaussian, lambda: dict(estimator="unbiased", mean=0.0, std=1.0),
+                      exact=True),
+    "noisy": Entry(_noisy, lambda: dict(noise="residual", scale=1.0, power=0.5, dim=3),
+                   exact=True,
+                   width=lambda o: o.get("dim", 3),
+                   params_per_run=lambda o: o.get("dim", 3) ** 2, size_options=", --option dim"),
+    "discrete": Entry(_discrete,
+                      lambda: dict(states=10, distribution="uniform", tail_threshold=None),
+                      exact=True, params_per_run=lambda o: o.get("states", 10),
+                      size_options=", --option states"),
+    "gmm": Entry(_gmm, lambda: dict(data="two", separation=6.0, components=2),
+                 width=lambda o: 2,
+                 params_per_run=lambda o: 7 * o.get("components", 2)),
+    "vae": Entry(_vae, _vae_options,
+                 width=lambda o: 784 if o.get("dataset") == "mnist" else 64),
+    "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data),
+}
+
+
+def estimate_bytes(family: str, options: dict, runs: int, M: int, generations: int,
+                   mixing, exact: bool) -> float:
+    """A generous estimate of a run's peak memory: the data arrays (copies of
+    ``runs × M`` samples; a pool or an accumulated set grows with ``generations``), the
+    fitted parameters and the output table. Measured peaks are 1/2 to 2/3 of it."""
+    from collapse import mixing as rules
+
+    entry = FAMILIES[family]
+    sample = 8.0 * runs * M * entry.width(options)
+    grows = {rules.Accumulate: 3, rules.Pool: 4}.get(type(mixing), 0) if not exact else 0
+    table = 8.0 * runs * generations * 16 * 3
+    return (6 * sample + grows * sample * generations
+            + 8.0 * 4 * runs * entry.params_per_run(options) + table)

@@ -1,0 +1,206 @@
+"""Resumable runs: what a checkpoint is keyed by, its file format, and the one interrupt
+guard that turns Ctrl-C and SIGTERM into a clean stop (the loop and the command line
+both use it).
+
+A checkpoint holds the state after the last *finished* generation and the
+:func:`fingerprint` of the run that wrote it. A re-run with the same fingerprint resumes
+from it; any other run is refused with :class:`CheckpointError` naming the fields that
+differ. It is never reused for a different run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pickle
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from . import files, hashing
+
+FORMAT = "collapse.loop checkpoint"
+VERSION = 3
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is corrupt, not a checkpoint, from a newer format, or
+    written by a different simulation (the message names the file and the field)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run; ``generation`` finished generations are saved in
+    ``checkpoint`` (when one was given) and a re-run resumes from there."""
+
+    def __init__(self, message: str, generation: int, checkpoint: str | None,
+                 signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.generation = generation
+        self.checkpoint = checkpoint
+        self.signum = signum  # SIGINT (Ctrl-C) or SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (from ``timeout``, batch schedulers, ``kill``), raised like Ctrl-C so that
+    a run saves its state."""
+
+    signum = signal.SIGTERM
+
+
+def interrupted(done: int, generations: int, path, interrupt: KeyboardInterrupt) -> Interrupted:
+    """The :class:`Interrupted` a run raises after saving ``done`` of ``generations``."""
+    if path is None:
+        message = (f"interrupted after {done} of {generations} generations; nothing saved "
+                   f"(pass checkpoint= to make the run resumable)")
+    else:
+        message = (f"interrupted after {done} of {generations} generations; they are "
+                   f"saved in {path}: run the same command again to resume")
+    signum = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
+    return Interrupted(message, done, None if path is None else str(path), signum)
+
+
+class InterruptGuard:
+    """Turns Ctrl-C and SIGTERM into a KeyboardInterrupt (:class:`Terminated` for SIGTERM)
+    that the code inside can catch to save its work.
+
+    Inside ``deferred()`` a signal waits until the block ends, so an interrupt never
+    lands half-way through committing a result. Handlers are installed only in the main
+    thread, and SIGINT only where Python's default Ctrl-C handler is in place (a guard
+    inside another guard leaves the outer one's handler alone).
+    """
+
+    def __init__(self, sigint: bool = True):
+        self.sigint = sigint
+
+    def __enter__(self):
+        self.previous, self.pending, self.deferring = {}, None, False
+        if threading.current_thread() is threading.main_thread():
+            if self.sigint and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+            self.previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.deferring:
+            self.pending = self.pending or signum
+        else:
+            self._raise(signum)
+
+    @staticmethod
+    def _raise(signum):
+        if signum == signal.SIGTERM:
+            raise Terminated()
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            self._raise(signum)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def fingerprint(family, initial_data, rng: np.random.Generator, sizes, mixing, exact: bool,
+                metrics: dict, keep) -> dict[str, str]:
+    """Everything that determines a run's result, field by field (each a content hash):
+    the family with all its parameters and its code (the source of every class it is
+    built from, and of the loop), the initial data, the generator's starting state, the
+    sample sizes, the mixing rule with its weights, the metrics and the kept generations.
+    Progress bars, paths and checkpoint timing are not in it."""
+    from . import loop
+    from . import mixing as mixing_module
+
+    fields = {
+        "family": (type(family).__module__, type(family).__qualname__,
+                   family if dataclasses.is_dataclass(family) else vars(family)),
+        "code": hashing.code_digest(loop, mixing_module, type(family), type(mixing)),
+        "initial_data": initial_data,
+        "rng": (type(rng.bit_generator).__name__, rng.bit_generator.state),
+        "sample_sizes": np.asarray(sizes),
+        "mixing": mixing,
+        "exact": bool(exact),
+        # Metrics by name and code; what they close over (often a counter or a cache) is not
+        # hashed, so a metric must not close over settings that change its values.
+        "metrics": {name: (getattr(f, "__qualname__", repr(f)),
+                           getattr(getattr(f, "__code__", None), "co_code", b""))
+                    for name, f in metrics.items()},
+        "keep": sorted(keep),
+    }
+    return {name: hashing.digest(value) for name, value in fields.items()}
+
+
+def read(path) -> dict | None:
+    """The saved checkpoint at ``path`` (None if there is none), after checking that it is
+    a readable checkpoint of this format; a corrupt, foreign or newer file raises
+    :class:`CheckpointError` naming it. Callers may check a file before any compute."""
+    if path is None or not Path(path).exists():
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass a file path")
+    try:
+        with open(path, "rb") as handle:
+            saved = pickle.load(handle)
+    except Exception as error:  # truncated, empty, not a pickle, unknown classes
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); it is "
+            f"corrupt or not a checkpoint: delete it or pass another checkpoint path"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a collapse.loop checkpoint; delete it "
+                              f"or pass another checkpoint path")
+    if saved.get("version", 0) > VERSION:
+        raise CheckpointError(f"checkpoint {path} was written by a newer collapse (format "
+                              f"{saved['version']} > {VERSION}); upgrade or delete it")
+    if saved.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has the old format {saved.get('version')}; "
+                              f"delete it to start again")
+    return saved
+
+
+def load(path, signature: dict[str, str]):
+    """The state saved at ``path`` by the run with this ``signature`` (None: no file);
+    :class:`CheckpointError` if it belongs to another run."""
+    saved = read(path)
+    if saved is None:
+        return None
+    differing = [k for k in signature if saved["identity"].get(k) != signature[k]]
+    if differing:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to a different run (differs in: "
+            f"{', '.join(differing)}); it is not reused: delete it or pass another "
+            f"checkpoint path"
+        )
+    return saved["state"]
+
+
+def save(path, signature: dict[str, str], state) -> None:
+    """Write ``state`` atomically: two runs on one checkpoint never share a temporary, and
+    the file is always one complete checkpoint (``None``: nothing to write)."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with files.replacing(path) as partial, open(partial, "wb") as handle:
+        pickle.dump({"format": FORMAT, "version": VERSION, "identity": signature,
+                     "state": state}, handle)
+
+
+def path_for(directory, *parts, code=("loop",)) -> Path:
+    """A checkpoint file in ``directory`` named by a content hash of ``parts`` (the
+    experiment's settings) and of the library ``code`` (see
+    :func:`collapse.hashing.code_digest`): other settings or changed code get another
+    file, so a cached run is never met by a different one."""
+    return Path(directory) / hashing.digest(parts, hashing.code_digest(*code))
+
