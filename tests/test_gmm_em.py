@@ -33,7 +33,7 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from collapse import gmm_em
+from collapse import gmm_em, kmeans
 
 N, RTOL = 1000, 1e-6
 KINDS = ("blob", "separated", "overlapping", "scales", "thin")
@@ -204,7 +204,7 @@ def test_from_given_weights_means_precisions_the_fit_is_sklearns(data):
 
 def sklearns_uniforms(runs, components=2):
     """The uniforms sklearn's ``RandomState(seed)`` gives k-means++, run ``r`` seed ``r``."""
-    return np.stack([np.random.RandomState(seed).random_sample(gmm_em._draws(components))
+    return np.stack([np.random.RandomState(seed).random_sample(kmeans.draws(components))
                      for seed in range(runs)])
 
 
@@ -217,7 +217,7 @@ def test_a_partial_start_is_completed_by_kmeans_as_sklearn(data, monkeypatch, gi
     start = gmm_em.Start(**{given: getattr(full, given)})
     models = [sklearn_fit(x, seed, **{f"{given}_init": part})
               for seed, (x, part) in enumerate(zip(subset, getattr(full, given), strict=True))]
-    monkeypatch.setattr(gmm_em, "_uniforms",
+    monkeypatch.setattr(gmm_em, "draw_uniforms",
                         lambda rng, runs, count: sklearns_uniforms(runs)[:, :count])
     assert_same_fit(gmm_em.fit(subset, 2, init=start, rng=np.random.default_rng(0)), models)
 
