@@ -10,12 +10,12 @@ Gaussians), so EM iteration counts are comparable; each line gives fits per seco
 chain (min–max over repeats), the mean EM iterations, and the ratio to sklearn at its
 fastest. Cases:
 
-- ``sklearn fastest``: as ``gmm._fit_runs``, the family's fit before issue 19 (one
+- ``sklearn fastest``: as ``gmm._fit_sklearn`` (the family's fit before issue 19; one
   BLAS/OpenMP thread, ``skip_parameter_validation``; copied here so that the reference
   stays put), on the first ``--sklearn-fits`` data sets;
 - ``sklearn defaults``: ``GaussianMixture(...).fit(X)`` with its defaults otherwise;
 - ``batched R=…``: ``gmm_em.fit`` on R runs at once, one generator per run
-  (``default_rng(seed)``, created inside the timing, as the family will).
+  (``default_rng(seed)``, created inside the timing, as the family does).
 
 Target (issue 19): batched ≥ 10× sklearn-at-its-fastest throughput per chain. The
 machine's load average (``os.getloadavg``) is printed before and after every case:
@@ -47,7 +47,7 @@ def threadpools():
 
 
 def sklearn_fastest(data: np.ndarray, seeds: list[int]) -> np.ndarray:
-    """A copy of ``gmm._fit_runs`` as of issue 19 (the family's fit then): BLAS/OpenMP on
+    """A copy of ``gmm._fit_runs`` before issue 19 (``gmm._fit_sklearn`` now): BLAS/OpenMP on
     one thread (the pools scanned once), sklearn's parameter re-validation skipped."""
     import sklearn
     from sklearn.exceptions import ConvergenceWarning
@@ -110,7 +110,7 @@ def main() -> None:
           "draws, so its iterations differ from sklearn's by chance)")
     pool = max([args.sklearn_fits, *args.runs])
     for setting in args.settings:
-        data = gmm.initial_data(setting, pool, 1000, np.random.default_rng(0))
+        data = gmm.initial_data(pool, 1000, np.random.default_rng(0), setting)
         seeds = list(range(pool))
         sklearn_fastest(data[:2], seeds[:2])  # imports, thread pools
         batched(data[:2], seeds[:2])
