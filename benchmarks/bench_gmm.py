@@ -1,8 +1,8 @@
 """Speed of the GMM chapter's chains (paper §5.1): the quick profile's chain batch, the
 batched EM backend side by side with the scikit-learn backend.
 
-    python benchmarks/bench_gmm.py                        # quick profile's batch, both backends
-    python benchmarks/bench_gmm.py --generations 100 --sklearn-generations 20
+    python benchmarks/bench_gmm.py                      # both backends, then the quick batch
+    python benchmarks/bench_gmm.py --generations 100 --no-full
 
 A case is the chapter's experiment for one data setting (``chapters/gmm.md``): ``runs``
 chains of ``M`` points drawn with ``gmm.initial_data``, the generation-0 fits as
@@ -14,9 +14,10 @@ after the other, as the family's fit was before issue 19.
 Reported per case: seconds (wall clock and CPU time of this process), generations per
 second, chain-generations per second (runs × generations / s: the throughput per chain),
 mean EM iterations per fit, and the ratio of the batched to the sklearn throughput per
-chain (wall, CPU). The sklearn backend runs fewer generations by default (it is slow):
-compare rates, not seconds. Per-generation cost changes little along a chain (EM
-iterations are printed), so the rates are comparable. The machine's load average
+chain (wall, CPU), both backends over the same ``--generations`` from the same data
+(EM iterations per fit change along a chain, so only equal spans compare). Then the
+batched backend over the quick profile's generations (the chapter's chains of Figs 7
+and 13) and what sklearn would take at its rates above. The machine's load average
 (``os.getloadavg``) is printed before and after every case: on a shared machine the
 wall clock moves with it, the CPU time much less.
 
@@ -59,11 +60,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=quick.runs)
     parser.add_argument("--M", type=int, default=quick.M)
-    parser.add_argument("--generations", type=int, default=quick.generations,
-                        help="generations of the batched backend (default: quick profile)")
-    parser.add_argument("--sklearn-generations", type=int, default=40,
-                        help="generations of the sklearn backend")
+    parser.add_argument("--generations", type=int, default=60,
+                        help="generations of each side-by-side case (both backends)")
     parser.add_argument("--settings", nargs="+", default=["blob", "two"])
+    parser.add_argument("--no-full", action="store_true",
+                        help="skip the batched backend over the quick profile's generations")
     args = parser.parse_args()
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     print(f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={threads}; load average at start "
@@ -72,30 +73,35 @@ def main() -> None:
           f"wall clock (CPU time of this process)")
     chain_batch("two", 2, 100, 2, "sklearn", quick.separation)  # imports, thread pools
     chain_batch("two", 2, 100, 2, "batched", quick.separation)
-    header = (f"{'setting':<6} {'backend':<8} {'gens':>5} {'seconds':>15} {'gen/s':>13} "
-              f"{'chain-gen/s':>15} {'EM iter':>7} {'ratio':>13} {'load':>11}")
-    print(header)
-    total = {"wall": 0.0, "cpu": 0.0}
-    for setting in args.settings:
-        rates = {}
-        for backend, generations in (("sklearn", args.sklearn_generations),
-                                     ("batched", args.generations)):
-            r = chain_batch(setting, args.runs, args.M, generations, backend,
-                            quick.separation)
-            rate = {k: generations / r[k] for k in ("wall", "cpu")}
-            rates[backend] = rate
-            if backend == "batched":
-                total = {k: total[k] + r[k] for k in total}
-            ratio = (f"{rate['wall'] / rates['sklearn']['wall']:5.1f}× "
-                     f"({rate['cpu'] / rates['sklearn']['cpu']:4.1f}×)"
-                     if backend == "batched" else "1")
-            print(f"{setting:<6} {backend:<8} {generations:5d} "
-                  f"{r['wall']:6.1f} ({r['cpu']:5.1f}) "
-                  f"{rate['wall']:5.1f} ({rate['cpu']:5.1f}) "
-                  f"{rate['wall'] * args.runs:6.0f} ({rate['cpu'] * args.runs:6.0f}) "
-                  f"{r['iterations']:7.1f} {ratio:>13} {r['load'][0]:5.2f}–{r['load'][1]:<5.2f}")
-    print(f"batched, all settings: {total['wall']:.1f} s wall, {total['cpu']:.1f} s CPU "
-          f"(the chapter's chains: Figs 7 and 13)")
+    print(f"{'setting':<6} {'backend':<8} {'gens':>5} {'seconds':>14} {'gen/s':>13} "
+          f"{'chain-gen/s':>15} {'EM iter':>7} {'ratio':>13} {'load':>11}")
+    cases = [(setting, backend, args.generations) for setting in args.settings
+             for backend in ("sklearn", "batched")]
+    if not args.no_full:
+        cases += [(setting, "batched", quick.generations) for setting in args.settings]
+    rates, total = {}, {"wall": 0.0, "cpu": 0.0}
+    for setting, backend, generations in cases:
+        r = chain_batch(setting, args.runs, args.M, generations, backend, quick.separation)
+        rate = {k: generations / r[k] for k in ("wall", "cpu")}
+        ratio = "1"
+        if backend == "sklearn":
+            rates[setting] = rate
+        else:
+            ratio = (f"{rate['wall'] / rates[setting]['wall']:5.1f}× "
+                     f"({rate['cpu'] / rates[setting]['cpu']:4.1f}×)")
+        if generations == quick.generations and backend == "batched":
+            total = {k: total[k] + r[k] for k in total}
+        print(f"{setting:<6} {backend:<8} {generations:5d} "
+              f"{r['wall']:5.1f} ({r['cpu']:5.1f}) "
+              f"{rate['wall']:5.1f} ({rate['cpu']:5.1f}) "
+              f"{rate['wall'] * args.runs:6.0f} ({rate['cpu'] * args.runs:6.0f}) "
+              f"{r['iterations']:7.1f} {ratio:>13} {r['load'][0]:5.2f}–{r['load'][1]:<5.2f}")
+    if not args.no_full:
+        estimate = {k: sum(quick.generations / rates[s][k] for s in args.settings)
+                    for k in total}
+        print(f"the quick profile's chains ({quick.generations} generations, all settings): "
+              f"batched {total['wall']:.1f} s wall ({total['cpu']:.1f} s CPU); sklearn at "
+              f"the rates above {estimate['wall']:.0f} s ({estimate['cpu']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -277,9 +277,12 @@ def sample_with_labels(params: GMMParams, n: int,
     cumulative[:, -1] = np.inf  # weights that sum to 1 - 1e-16 must not lose a point
     labels = (u[:, :, None] >= cumulative[:, None, :-1]).sum(-1)
     factors = linalg.cholesky_factor(params.covariances)
-    factor = np.take_along_axis(factors, labels[:, :, None, None], 1)
-    centre = np.take_along_axis(params.means, labels[:, :, None], 1)
-    return centre + np.einsum("rnij,rnj->rni", factor, z), labels
+    points = np.empty_like(z)
+    for k in range(params.components):  # every point through every component, then pick
+        drawn = z @ np.swapaxes(factors[:, k], 1, 2)  # L z, run by run
+        drawn += params.means[:, k, None, :]
+        np.copyto(points, drawn, where=(labels == k)[..., None])
+    return points, labels
 
 
 def log_densities(params: GMMParams, x: np.ndarray) -> np.ndarray:
