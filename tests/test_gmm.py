@@ -131,6 +131,9 @@ def test_each_run_samples_from_its_own_stream():
         alone = family.for_run(r).sample(p.run(r), 100, np.random.default_rng(11))
         np.testing.assert_array_equal(alone[0], batch[r])
     assert not np.array_equal(batch[0], batch[1])
+    # a one-run reference (e.g. the truth) broadcasts to every run, also to one run alone
+    truth = gmm.initial_distribution("two")
+    assert gmm.GMM(reference=truth).for_run(2).reference is truth
     # and the next generation's key comes from the loop's generator: another state, other points
     rng = np.random.default_rng(11)
     family.sample(p, 100, rng)

@@ -249,7 +249,9 @@ class GMM(Family):
     def for_run(self, r: int) -> GMM:
         """The family of run ``r`` alone (its row of ``reference``, its sampling stream),
         for one chain."""
-        reference = None if self.reference is None else self.reference.run(r)
+        reference = self.reference
+        if reference is not None and reference.runs > 1:  # one run broadcasts to all
+            reference = reference.run(r)
         return dataclasses.replace(self, reference=reference, first_run=self.first_run + r)
 
 
