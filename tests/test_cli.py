@@ -88,6 +88,7 @@ CASES = [
     (["simulate", "gmm", "--option", "components=0"], "components must be >= 1"),
     (["simulate", "gmm", "--option", "components=51"], "components must be <= 50"),
     (["simulate", "gmm", "--option", "data=three"], "data must be one of"),
+    (["simulate", "gmm", "--option", "backend=gpu"], "backend must be one of"),
     (["simulate", "gmm", "--option", "separation=nan"], "--option separation must be a finite"),
     (["simulate", "vae", "--option", "epochs=0"], "epochs must be >= 1"),
     (["simulate", "vae", "--option", "foo=1"], "allowed: batch_size, dataset, device, epochs"),

@@ -62,6 +62,8 @@ def test_noisy(tmp_path, noise, exact):
     check_family(family, initial, size=10, exact=exact, checkpoint_dir=tmp_path)
 
 
-def test_gmm(tmp_path):
-    check_family(lambda: gmm.GMM(seed=3), lambda rng: gmm.initial_data(2, 50, rng, "two"),
-                   size=50, generations=3, checkpoint_dir=tmp_path)
+@pytest.mark.parametrize("backend", ["batched", "sklearn"])
+def test_gmm(tmp_path, backend):
+    check_family(lambda: gmm.GMM(seed=3, backend=backend),
+                 lambda rng: gmm.initial_data(RUNS, 50, rng, "two"),
+                 size=50, generations=3, checkpoint_dir=tmp_path)

@@ -253,7 +253,7 @@ BAD = [
     ("gmm", dict(snapshots=[]), "snapshots must list at least 2"),
     ("gmm", dict(snapshots=[0]), "snapshots must list at least 2"),
     ("gmm", dict(snapshots=[0, 21]), "snapshots (each generation) must be <= 20"),
-    ("gmm", dict(n_jobs=0), "n_jobs must be >= 1"),
+    ("gmm", dict(backend="gpu"), "backend must be one of"),
     ("gmm", dict(separation=float("nan")), "separation must be finite"),
     ("gmm", dict(mixing_generations=1), "mixing_generations must be >= 2"),
 ]

@@ -3,19 +3,34 @@
 Shapes: data are ``(runs, n, d)``; parameters hold ``weights (runs, K)``,
 ``means (runs, K, d)`` and ``covariances (runs, K, d, d)``.
 
-``fit`` is scikit-learn's ``GaussianMixture`` (EM with a k-means start), one fit per
-run, as in the authors' code: 2 components, full covariances, ``tol=1e-5``,
-``max_iter=2000``. ``sample`` draws from the fitted mixtures with numpy, all runs at
-once, from the generator the loop passes in.
+``fit`` is the authors' estimator, scikit-learn's ``GaussianMixture`` (EM with a k-means
+start): 2 components, full covariances, ``tol=1e-5``, ``max_iter=2000``. Two backends
+compute it. ``"batched"`` (the default) is :func:`collapse.gmm_em.fit`, the same EM
+vectorised over runs: all runs of a generation in a few numpy operations per EM
+iteration, so ``R`` chains cost little more than one. ``"sklearn"`` calls
+``GaussianMixture`` once per run (the reference of ``tests/test_gmm_em.py``, which shows
+that from the same start both give the same parameters to rounding). The two draw their
+k-means starts from different generators, so their chains differ by chance, not in law.
+``sample`` draws from the fitted mixtures with numpy.
 
 Reproducibility. The loop calls ``fit(data)`` without a generator, yet EM needs a
-random k-means start. The family therefore derives the start's seed from its own
-``seed`` and a hash of the run's data (:func:`collapse.hashing.derive_seed`): a fit is a
-pure function of
-``(seed, data)``. Two fits of the same data give the same mixture bit for bit, whatever
-the run index, the process that runs the chain or a resumed checkpoint; the
-generation-0 fit can be recomputed outside the loop to serve as the reference of the
-L2 distance (Fig 13).
+random k-means start. The family therefore derives each run's start from its own
+``seed`` and a hash of that run's data (:func:`collapse.hashing.derive_seed`): a fit is a
+pure function of ``(seed, data)``. Two fits of the same data give the same mixture bit
+for bit, whatever the run's position in the batch, the process that runs the chain or a
+resumed checkpoint; the generation-0 fit can be recomputed outside the loop to serve as
+the reference of the L2 distance (Fig 13).
+
+Sampling per run. ``sample`` takes one key per generation from the loop's generator and
+draws run ``r`` from its own generator ``default_rng([key, first_run + r])``;
+``for_run(r)`` gives the family of run ``r`` alone (``first_run + r``). So run ``r`` of a
+batch never depends on the other runs: with a rule whose mixing draws no randomness
+(``Replace``, ``Accumulate``), ``simulate`` over ``R`` runs gives, bit for bit, the table
+of ``R`` one-run simulations ``simulate(family.for_run(r), data[r:r + 1], …)`` with
+generators in the same state (``tests/test_gmm.py``). Rules that subsample
+(``KeepOriginal``, ``Weighted``, ``Pool``) draw their subsets for all runs at once from the
+loop's generator, as in every family; their runs stay reproducible and independent, but
+a batched run then differs from a one-run chain by chance.
 """
 
 from __future__ import annotations
@@ -27,10 +42,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import hashing, linalg, metrics, validate
+from . import gmm_em, hashing, linalg, metrics, validate
 from .loop import Family
 
 SETTINGS = ("two", "blob")
+BACKENDS = ("batched", "sklearn")
+POOL_POINTS = 2**19  # points in the batched EM's pool (a speed and memory setting only)
 
 
 @dataclass
@@ -113,39 +130,59 @@ def _threadpools():
     return ThreadpoolController()
 
 
-def _fit_runs(data: np.ndarray, seeds: list[int], options: dict) -> list[tuple]:
-    """sklearn fits of the runs in ``data``, with BLAS/OpenMP on one thread: faster for
-    1,000 points than the default thread pool, and never oversubscribed by joblib."""
+def _fit_sklearn(data: np.ndarray, seeds: list[int], options: dict) -> GMMParams:
+    """sklearn fits of the runs in ``data``, one after the other, with BLAS/OpenMP on one
+    thread (faster for 1,000 points than the default thread pool, and never
+    oversubscribed) and without sklearn's re-validation (the options are checked by
+    :class:`GMM`): sklearn at its fastest."""
     import sklearn
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     fitted = []
-    # the options are checked by GMM; skipping sklearn's re-checks saves ~10% per fit
     fast = sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
     with _threadpools().limit(limits=1), fast, warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # recorded in `converged`
         for run, seed in zip(data, seeds, strict=True):
-            model = GaussianMixture(covariance_type="full", random_state=seed, **options)
+            model = GaussianMixture(covariance_type="full", random_state=seed % 2**32,
+                                    **options)
             model.fit(run)
             fitted.append((model.weights_, model.means_, model.covariances_, model.n_iter_,
                            model.converged_))
-    return fitted
+    return GMMParams(*map(np.array, zip(*fitted, strict=True)))
+
+
+def _fit_batched(data: np.ndarray, seeds: list[int], options: dict) -> GMMParams:
+    """:func:`collapse.gmm_em.fit` of all runs at once, run ``r``'s k-means start drawn
+    from ``default_rng(seeds[r])``; an ill-defined covariance raises, as in sklearn. EM's
+    pool holds at most ``POOL_POINTS`` points (fewer runs for large training sets, as
+    accumulating ones: its working arrays take about 160 bytes a point for d = 2)."""
+    block = max(1, min(gmm_em.BLOCK, POOL_POINTS // data.shape[1]))
+    fitted = gmm_em.fit(data, options["n_components"], tol=options["tol"],
+                        max_iter=options["max_iter"], reg_covar=options["reg_covar"],
+                        rng=[np.random.default_rng(seed) for seed in seeds], block=block)
+    return GMMParams(fitted.weights, fitted.means, fitted.covariances, fitted.n_iter,
+                     fitted.converged)
+
+
+def _code() -> str:
+    return hashing.code_digest("gmm", "gmm_em", "gmm_steps", "kmeans")
 
 
 @dataclass
 class GMM(Family):
     """A Gaussian mixture refitted every generation (paper §5.1).
 
-    ``components``, ``tol``, ``max_iter`` and ``reg_covar`` are passed to scikit-learn's
+    ``components``, ``tol``, ``max_iter`` and ``reg_covar`` are those of scikit-learn's
     ``GaussianMixture`` (``reg_covar`` is added to the diagonal of every covariance, so a
-    component's variance cannot fall below it). ``seed`` fixes the EM starts (see
+    component's variance cannot fall below it). ``backend``: ``"batched"`` (EM vectorised
+    over runs, :mod:`collapse.gmm_em`) or ``"sklearn"`` (one ``GaussianMixture`` per run);
+    the same estimator (see the module docstring). ``seed`` fixes the EM starts (see
     :func:`collapse.hashing.derive_seed`). ``reference``: a mixture per run (e.g. the
-    generation-0 fit) to which :meth:`describe` reports the L2 distance.
-
-    The runs of one generation are fitted one after the other: handing them to worker
-    processes every generation cost more than it saved (see ``benchmarks/bench_gmm.py``);
-    :func:`collapse.sweep.chains` runs whole chains in parallel instead.
+    generation-0 fit) to which :meth:`describe` reports the L2 distance. ``first_run``:
+    the index of the first run, which names each run's sampling stream (set by
+    :meth:`for_run`). ``code`` (a hash of the modules that compute the fit) is part of
+    the family's identity, so a checkpoint is never resumed by changed code.
     """
 
     components: int = 2
@@ -153,7 +190,10 @@ class GMM(Family):
     tol: float = 1e-5
     max_iter: int = 2000
     reg_covar: float = 1e-6
+    backend: str = "batched"
     reference: GMMParams | None = field(default=None, repr=False)
+    first_run: int = 0
+    code: str = field(default_factory=_code, repr=False)
 
     def __post_init__(self):
         validate.integer("components", self.components, minimum=1, maximum=50)
@@ -161,6 +201,8 @@ class GMM(Family):
         validate.real("tol", self.tol, low=0.0)
         validate.integer("max_iter", self.max_iter, minimum=1)
         validate.real("reg_covar", self.reg_covar, low=0.0)
+        validate.choice("backend", self.backend, BACKENDS)
+        validate.integer("first_run", self.first_run, minimum=0)
 
     # -- the two verbs
     def fit(self, data: np.ndarray) -> GMMParams:
@@ -169,19 +211,22 @@ class GMM(Family):
         if data.ndim != 3:
             raise ValueError(f"data must be (runs, n, d), got shape {data.shape}")
         validate.integer("number of samples per run", data.shape[1], minimum=self.components)
-        # sklearn takes 32-bit seeds; the hash covers the run's bytes, dtype and shape
-        seeds = [hashing.derive_seed(self.seed, run) % 2**32 for run in data]
+        # the hash covers the run's bytes, dtype and shape
+        seeds = [hashing.derive_seed(self.seed, run) for run in data]
         options = dict(n_components=self.components, tol=self.tol, max_iter=self.max_iter,
                        reg_covar=self.reg_covar)
-        fitted = _fit_runs(data, seeds, options)
-        weights, means, covariances, iterations, converged = map(np.array, zip(*fitted,
-                                                                               strict=True))
-        return GMMParams(weights, means, covariances, iterations, converged)
+        fitter = _fit_batched if self.backend == "batched" else _fit_sklearn
+        return fitter(data, seeds, options)
 
     def sample(self, params: GMMParams, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` points from every run's mixture: a component by its weight, then a
-        Gaussian draw ``mean + L z`` with ``L Lᵀ`` the component's covariance."""
-        return sample_with_labels(params, n, rng)[0]
+        Gaussian draw ``mean + L z`` with ``L Lᵀ`` the component's covariance. One key
+        from ``rng`` per call; run ``r`` draws from ``default_rng([key, first_run + r])``
+        (see the module docstring)."""
+        validate.generator("rng", rng)
+        key = int(rng.integers(2**63))
+        streams = [np.random.default_rng([key, self.first_run + r]) for r in range(params.runs)]
+        return sample_with_labels(params, n, streams)[0]
 
     def describe(self, params: GMMParams) -> dict[str, np.ndarray]:
         """Per-run summaries: weight of the smallest component, total variance (trace of
@@ -202,25 +247,44 @@ class GMM(Family):
         return columns
 
     def for_run(self, r: int) -> GMM:
-        """The family of run ``r`` alone (its row of ``reference``), for one chain."""
-        reference = None if self.reference is None else self.reference.run(r)
-        return dataclasses.replace(self, reference=reference)
+        """The family of run ``r`` alone (its row of ``reference``, its sampling stream),
+        for one chain."""
+        reference = self.reference
+        if reference is not None and reference.runs > 1:  # one run broadcasts to all
+            reference = reference.run(r)
+        return dataclasses.replace(self, reference=reference, first_run=self.first_run + r)
 
 
 def sample_with_labels(params: GMMParams, n: int,
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                       rng) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points ``(runs, n, d)`` from every run's mixture and the component each came
-    from ``(runs, n)``."""
+    from ``(runs, n)``. ``rng``: one generator for all runs, or a sequence of one per run
+    (run ``r`` then draws from ``rng[r]`` alone)."""
     n = validate.integer("n", n, minimum=0)
-    validate.generator("rng", rng)
+    if isinstance(rng, np.random.Generator) or not isinstance(rng, (list, tuple)):
+        validate.generator("rng", rng)
+        u = rng.random((params.runs, n))
+        z = rng.standard_normal((params.runs, n, params.dim))
+    else:
+        if len(rng) != params.runs:
+            raise ValueError(f"rng must be one generator or one per run ({params.runs}), "
+                             f"got {len(rng)}")
+        u = np.empty((params.runs, n))
+        z = np.empty((params.runs, n, params.dim))
+        for r, generator in enumerate(rng):
+            validate.generator(f"rng[{r}]", generator)
+            u[r] = generator.random(n)
+            z[r] = generator.standard_normal((n, params.dim))
     cumulative = np.cumsum(params.weights, axis=1)
     cumulative[:, -1] = np.inf  # weights that sum to 1 - 1e-16 must not lose a point
-    labels = (rng.random((params.runs, n))[:, :, None] >= cumulative[:, None, :-1]).sum(-1)
-    z = rng.standard_normal((params.runs, n, params.dim))
+    labels = (u[:, :, None] >= cumulative[:, None, :-1]).sum(-1)
     factors = linalg.cholesky_factor(params.covariances)
-    factor = np.take_along_axis(factors, labels[:, :, None, None], 1)
-    centre = np.take_along_axis(params.means, labels[:, :, None], 1)
-    return centre + np.einsum("rnij,rnj->rni", factor, z), labels
+    points = np.empty_like(z)
+    for k in range(params.components):  # every point through every component, then pick
+        drawn = z @ np.swapaxes(factors[:, k], 1, 2)  # L z, run by run
+        drawn += params.means[:, k, None, :]
+        np.copyto(points, drawn, where=(labels == k)[..., None])
+    return points, labels
 
 
 def log_densities(params: GMMParams, x: np.ndarray) -> np.ndarray:

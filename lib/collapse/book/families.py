@@ -74,12 +74,12 @@ def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=No
     return family, discrete.initial_data(runs, M, rng, family.reference)
 
 
-def _gmm(runs, M, rng, data="two", separation=6.0, components=2):
+def _gmm(runs, M, rng, data="two", separation=6.0, components=2, backend="batched"):
     """The table gets ``l2_to_reference``, the L2 distance to generation 0."""
     from collapse import gmm
 
     validate.choice("data", data, gmm.SETTINGS)
-    family = gmm.GMM(components=components, seed=int(rng.integers(2**32)))
+    family = gmm.GMM(components=components, seed=int(rng.integers(2**32)), backend=backend)
     validate.integer("M", M, minimum=family.components)
     initial = gmm.initial_data(runs, M, rng, data, separation)
     family.reference = family.fit(initial)  # the loop's generation 0, bit for bit
@@ -152,7 +152,8 @@ FAMILIES = {
                       lambda: dict(states=10, distribution="uniform", tail_threshold=None),
                       exact=True, params_per_run=lambda o: o.get("states", 10),
                       size_options=", --option states"),
-    "gmm": Entry(_gmm, lambda: dict(data="two", separation=6.0, components=2),
+    "gmm": Entry(_gmm, lambda: dict(data="two", separation=6.0, components=2,
+                                    backend="batched"),
                  width=lambda o: 2,
                  params_per_run=lambda o: 7 * o.get("components", 2)),
     "vae": Entry(_vae, _vae_options,

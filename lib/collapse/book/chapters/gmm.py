@@ -1,22 +1,26 @@
 """The chapter "Gaussian mixture models" (paper §5.1, Figs 7 and 13): settings, the
-chains it runs (through :mod:`collapse.sweep`) and the ellipses it draws.
+checkpoint file of its runs and the ellipses it draws.
 
-``generations`` and ``runs``: the chains of Figs 7 and 13 (for both data settings);
-``snapshots``: the generations drawn in Fig 7 (the paper: 0, 50, 100, 150, 200, 350,
-2000); ``mixing_*``: the comparison of replace, accumulate and keep-10 %-original
-(accumulate refits on every sample ever drawn, so its cost grows with the generation).
+``generations`` and ``runs``: the chains of Figs 7 and 13 (for both data settings), all
+runs of a setting in one :func:`collapse.loop.simulate` call (the batched EM fits them
+together); ``snapshots``: the generations drawn in Fig 7 (the paper: 0, 50, 100, 150,
+200, 350, 2000); ``mixing_*``: the comparison of replace, accumulate and
+keep-10 %-original (accumulate refits on every sample ever drawn, so its cost grows with
+the generation); ``backend``: how the EM fit is computed (:class:`collapse.gmm.GMM`).
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from collapse import gmm, sweep, validate
+from collapse import checkpoint as checkpoints
+from collapse import gmm, validate
 from collapse.book.memory import BASE, TABLE_OVERHEAD
 from collapse.book.settings import ChapterSettings, check_list, listed
 from collapse.book.settings import resolve as resolve_settings
 
-WORKER = 250 * 10**6  # a worker process with numpy and scikit-learn
+CODE = ("loop", "mixing", "gmm", "gmm_em", "gmm_steps", "kmeans")  # what a run's result depends on
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,11 @@ class Settings(ChapterSettings):
     M: int = 1000
     separation: float = 6.0
     generations: int = 601
-    runs: int = 2
+    runs: int = 20
     snapshots: list[int] = listed(0, 50, 100, 150, 200, 350, 600)
-    mixing_generations: int = 60
-    mixing_runs: int = 2
-    n_jobs: int = 1  # chains run side by side in worker processes
+    mixing_generations: int = 40
+    mixing_runs: int = 20
+    backend: str = "batched"  # the EM fit: "batched" (all chains at once) or "sklearn"
     checkpoint: bool = False  # cache the chains in .cache/gmm (resumable)
 
     def scale_note(self) -> str | None:
@@ -55,28 +59,28 @@ class Settings(ChapterSettings):
                    minimum_length=2, label="snapshots (each generation)")
         validate.integer("mixing_generations", self.mixing_generations, minimum=2)
         validate.integer("mixing_runs", self.mixing_runs, minimum=1)
-        validate.integer("n_jobs", self.n_jobs, minimum=1, maximum=64)
+        validate.choice("backend", self.backend, gmm.BACKENDS)
 
     def peak_memory(self) -> tuple[int, str]:
-        """Bytes at the peak: a worker process per job, the tables (about 120 bytes per
-        run and generation, two settings), the kept training sets of the snapshots, and
-        the accumulated training data of the mixing comparison (16 bytes a point, a
-        doubling buffer and EM's temporaries), one chain per worker at a time."""
-        jobs = self.n_jobs
+        """Bytes at the peak: the tables (about 120 bytes per run and generation, two
+        settings) with the kept training sets of the snapshots, or the accumulated
+        training data of the mixing comparison (16 bytes a point, kept, joined and
+        sampled: three copies) with the batched EM's working arrays (160 bytes a point
+        of its pool, see ``gmm.POOL_POINTS``)."""
+        accumulated = self.M * self.mixing_generations
         terms = {
-            "n_jobs": WORKER * (jobs if jobs > 1 else 0),
             "runs": TABLE_OVERHEAD * 2 * self.runs * (
                 120 * self.generations + 16 * self.M * len(self.snapshots)),
-            "mixing_generations": 6 * 16 * self.M * self.mixing_generations
-            * min(jobs, self.mixing_runs),
+            "mixing_generations": 3 * 16 * accumulated * self.mixing_runs
+            + 160 * max(gmm.POOL_POINTS, accumulated),
         }
         return int(BASE + sum(terms.values())), max(terms, key=terms.get)
 
 
-SMOKE = dict(generations=21, snapshots=[0, 2, 4, 6, 10, 15, 20], mixing_generations=6,
-             mixing_runs=1)
-PAPER = dict(generations=2050, runs=10, snapshots=[0, 50, 100, 150, 200, 350, 2000],
-             mixing_generations=500, mixing_runs=5, n_jobs=2, checkpoint=True)
+SMOKE = dict(generations=21, runs=4, snapshots=[0, 2, 4, 6, 10, 15, 20], mixing_generations=6,
+             mixing_runs=4)
+PAPER = dict(generations=2050, runs=50, snapshots=[0, 50, 100, 150, 200, 350, 2000],
+             mixing_generations=500, checkpoint=True)
 
 # key: the row of the chapter's settings table (collapse.book.settings.settings_table):
 # what the paper's text says and what the authors' code iliaishacked/curse_recurse does
@@ -90,7 +94,9 @@ REFERENCE = {
     "generations": dict(setting="generations", paper="2,000 (Fig 7)", code="2,050"),
     "model": dict(setting="model", paper="a 2-component GMM",
                   code="GaussianMixture(2, full covariance, tol 1e-5, max_iter 2000)",
-                  book="scikit-learn GaussianMixture(2, full, tol 1e-5, max_iter 2000)"),
+                  book="the same estimator (EM from a k-means start)"),
+    "backend": dict(setting="fit backend", paper="not stated",
+                    code="sklearn (one fit per chain)"),
     "snapshots": dict(setting="Fig 7 panels", paper="0, 50, 100, 150, 200, 350, 2000",
                       code="samples drawn from the fit of that iteration"),
     "distance": dict(setting="Fig 13 distance", paper="L2",
@@ -100,16 +106,13 @@ REFERENCE = {
 }
 
 
-def chains(family, initial_data, generations: int, sample_size, rng, mixing=None, *,
-           jobs: int = 1, checkpoint_dir=None, progress: bool = False, **options):
-    """Every run of ``initial_data`` as an independent chain (:func:`collapse.sweep.chains`
-    on ``jobs`` local processes, serial for one), joined into one ``History`` whose
-    ``kept`` parameters hold all runs. The result does not depend on ``jobs``."""
-    jobs = validate.integer("jobs", jobs, minimum=1)
-    histories = sweep.chains(family, initial_data, generations, sample_size, rng, mixing,
-                             backend="serial" if jobs == 1 else "local", jobs=jobs,
-                             checkpoint_dir=checkpoint_dir, progress=progress, **options)
-    return sweep.join(histories, gmm.concatenate)
+def checkpoint_file(directory, family: gmm.GMM, initial_data, generations: int, sample_size,
+                    rng: np.random.Generator, mixing, keep=()) -> Path:
+    """The checkpoint of one ``loop.simulate`` call of the chapter, named by a hash of
+    its arguments and of the code (:func:`collapse.checkpoint.path_for`): a finished
+    run is read back at once, an interrupted one resumes, a changed one starts anew."""
+    return checkpoints.path_for(directory, family, initial_data, generations, sample_size,
+                                rng.bit_generator.state, mixing, sorted(keep), code=CODE)
 
 
 def ellipse(params: gmm.GMMParams, run: int, component: int, radius: float = 2.0):
