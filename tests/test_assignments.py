@@ -5,7 +5,6 @@ ones grade with ``otter run`` (no Docker, the smoke profile): the solutions get 
 marks, the untouched student notebooks zero (and run top to bottom with their figures),
 a different correct answer full marks and a typical wrong one the public test's message."""
 
-import json
 import os
 import re
 import subprocess

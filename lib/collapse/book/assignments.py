@@ -240,6 +240,30 @@ def write_assignment(name: str, out: Path, book: Book, profile: str = "quick") -
     return target
 
 
+def write_student_notebooks(out: Path, book: Book, profile: str = "quick") -> list[Path]:
+    """``out/<name>.ipynb``: the student notebook of every assignment (for the site)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in chapters_with_exercises(book):
+            folder = write_assignment(name, Path(scratch), book, profile)
+            shutil.copy(folder / "student" / f"{name}.ipynb", out / f"{name}.ipynb")
+            written.append(out / f"{name}.ipynb")
+    return written
+
+
+def catalogue(book: Book) -> list[dict]:
+    """What the teachers' page lists: per assignment its chapter, title and questions
+    (title, what it practises, the sections it needs, minutes)."""
+    entries = []
+    for name in chapters_with_exercises(book):
+        found = questions(book.chapters[name].read_text(), book)
+        entries.append({"name": name, "title": book.titles.get(name, name), "questions": [
+            {"title": q.title, "label": q.label, "points": q.points, **q.about} for q in found]})
+    return entries
+
+
 README = """\
 # Assignments: {title}
 
