@@ -157,7 +157,7 @@ ALTERNATIVE = {
 WRONG = {
     # the biased (maximum-likelihood) estimator where the chapter's unbiased one is asked for
     "gaussian": ("half_way = int(np.argmax(theory.expected_std_error(100, estimator='mle', "
-                 "generations=4000) >= 1.0))", "q1", "another estimator than the chapter's"),
+                 "generations=4000) >= 1.0))", "q1", "the chapter's unbiased estimator (Eq 1)"),
     # the eigenvalues of the whole transition matrix instead of its transient block Q
     "markov": ("largest = {(M, K): np.max(np.abs(np.linalg.eigvals("
                "markov.AbsorbingChain(M, K).transition)))\n"
@@ -274,3 +274,20 @@ def test_the_grades(graded):
         rows.append(f"{name:16} {kind:12} {marks}  ({run['images']} figures)")
     print("\n" + "\n".join(rows))
     assert len(rows) == 2 * len(NAMES) + len(ALTERNATIVE) + len(WRONG)
+
+
+@pytest.mark.slow
+def test_the_teachers_page_lists_every_assignment_and_its_notebook(smoke_book):
+    _, html, _ = smoke_book
+    if html is None:
+        pytest.skip("the build failed (reported by test_book_builds_with_warnings_as_errors)")
+    page = (html / "teachers.html").read_text()
+    for entry in assignments.catalogue(BOOK):
+        link = f"_static/assignments/{entry['name']}.ipynb"
+        assert f'href="{link}"' in page, entry["name"]
+        notebook = nbformat.read(html / link, as_version=4)
+        assert any(c.source.startswith('grader.check("q1")') for c in notebook.cells)
+        for question in entry["questions"]:
+            assert question["title"] in page and str(question["minutes"]) in page
+            for section in question["needs"]:
+                assert section.replace("'", "’") in page or section in page, section

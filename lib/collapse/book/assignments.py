@@ -275,7 +275,7 @@ One assignment per chapter with exercises, made from the book's chapters by
   missing (Colab), runs the whole chapter with its figures, and after each exercise has
   an answer cell and `grader.check("q1")`, which runs the public tests (the hidden ones
   are only in the autograder). Students keep the file name: the checks read the tests
-  from the notebook file.
+  from the notebook file beside the kernel (in Colab, upload it to the session's files).
 - `autograder/`: the solutions notebook `<name>.ipynb` (solutions and every test),
   `<name>-autograder.zip` (all tests, for grading), `otter_config.json`,
   `requirements.txt`.
