@@ -289,8 +289,16 @@ submission at a time:
 otter run -a {example}/autograder/{example}-autograder.zip -o results/ submission.ipynb
 ```
 
-It executes the submission from top to bottom and writes `results/results.json` (the
-score of every test, with its message); the total is printed.
+It executes the submission from top to bottom (as long as the chapter takes in the
+`{profile}` profile) and writes `results/results.json` (the score of every test, with its
+message); the total is printed. A whole class, one folder of results per student:
+
+```bash
+for f in submissions/*.ipynb; do
+    mkdir -p "results/$(basename "$f" .ipynb)"
+    otter run -a {example}/autograder/{example}-autograder.zip -o "results/$(basename "$f" .ipynb)" "$f"
+done
+```
 
 **Gradescope**: create a "Programming Assignment", upload
 `<name>/autograder/<name>-autograder.zip` as its autograder (the image installs the
