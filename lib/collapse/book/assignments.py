@@ -160,6 +160,7 @@ def master_notebook(text: str, book: Book, name: str, profile: str = "quick"):
     settings = {
         "name": f"collapse-{name}", "init_cell": False, "check_all_cell": True,
         "export_cell": False, "run_tests": False, "solutions_pdf": False,
+        "show_question_points": True,
         "tests": {"files": False, "ok_format": False}, "python_version": "3.11",
         "generate": {"pdf": False, "show_stdout": True},
         "requirements": [f"collapse @ git+{book.repository}@{book.branch}"]
