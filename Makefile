@@ -5,6 +5,7 @@
 #   make bench                         speed measurements in benchmarks/
 #   make pdf                           execute (cached) and print the whole book to _build/pdf/book.pdf
 #   make student OUT=student           every chapter without solutions (.ipynb and .md)
+#   make assignments OUT=assignments   graded assignments (otter-grader): student/ and autograder/
 #   make clean                         remove executed chapters, caches and the built site
 PYTHON ?= python3
 VENV := .venv
@@ -22,7 +23,7 @@ ifneq ($(wildcard ../shared/data),)
 export COLLAPSE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup book chapter html pdf pdf-only student test bench clean
+.PHONY: setup book chapter html pdf pdf-only student assignments test bench clean
 
 setup: $(VENV)/.installed
 
@@ -61,6 +62,9 @@ pdf-only: setup
 
 student: setup
 	$(BIN)/python -m collapse student --out $(OUT)
+
+assignments: setup
+	$(BIN)/python -m collapse assignments --out $(if $(filter file,$(origin OUT)),assignments,$(OUT)) --profile $(PROFILE)
 
 test: setup
 	$(BIN)/ruff check lib tests benchmarks

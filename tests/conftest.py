@@ -34,7 +34,7 @@ def smoke_book(tmp_path_factory):
     from collapse.book import runner as book
 
     site = tmp_path_factory.mktemp("site")
-    for name in ("_config.yml", "_toc.yml", "index.md"):
+    for name in ("_config.yml", "_toc.yml", "index.md", "teachers.md"):
         shutil.copy(ROOT / name, site / name)
     (site / "chapters").mkdir()
     results = {}

@@ -105,8 +105,10 @@ def test_every_exercise_has_a_stub_for_the_student(name):
             {"student-answer", "remove-cell"} <= set(stub.metadata.get("tags", [])), \
             f"{name}: exercise {chapter[index].source[:60]!r} has no student-answer stub"
         lines = [line for line in stub.source.splitlines() if line.strip()]
-        assert lines and all(line.startswith("#") for line in lines), \
-            f"{name}: a stub is comments that say what to write"
+        assert lines and all(line.startswith("#") or re.match(r"^\w+ = \.\.\.\s+# \S", line)
+                             for line in lines), \
+            f"{name}: a stub is comments that say what to write, and `value = ...  # what " \
+            "it is` for each value the student computes (the assignment's answers)"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

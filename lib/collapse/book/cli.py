@@ -1,4 +1,4 @@
-"""Command line: ``python -m collapse {simulate,chapter,book} …``.
+"""Command line: ``python -m collapse {simulate,chapter,book,student,assignments} …``.
 
 Examples::
 
@@ -157,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
 
     student = commands.add_parser("student", help="write every chapter without its solutions")
     student.add_argument("--out", default="student", help="folder for <chapter>.md/.ipynb")
+
+    graded = commands.add_parser("assignments", help="graded assignments (otter-grader)")
+    graded.add_argument("--out", default="assignments", help="folder for <chapter>/ and README")
+    graded.add_argument("--profile", default="quick", help="the profile the notebooks run")
+    graded.add_argument("--chapters", nargs="*", help="only these chapters")
     return parser
 
 
@@ -338,6 +343,10 @@ def main(argv=None) -> int:
                 written = student.write_student_versions(args.out)
                 print(f"wrote {len(written)} files to {args.out}")
                 return 0
+            if args.command == "assignments":
+                from . import assignments
+
+                return assignments.cli(args)
             from . import runner
 
             if args.command == "chapter":

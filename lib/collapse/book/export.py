@@ -103,8 +103,8 @@ def executed_notebook(notebook, book: Book, name: str):
     cells = []
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            if ANSWER_TAG in _tags(cell):
-                continue  # a student's stub: not part of the executed chapter
+            if {ANSWER_TAG, "otter-public", "otter-hidden"} & set(_tags(cell)):
+                continue  # a student's stub, an assignment's test: not part of the chapter
             cell.outputs = [o for o in cell.get("outputs", []) if not _is_glue_record(o)]
             cells.append(cell)
             caption = _caption_cell(cell, converter)

@@ -5,7 +5,9 @@
   (jupytext MyST) and the student versions (``collapse.book.export``: solutions removed, plain
   Markdown) as ``.ipynb`` and ``.md``;
 - the ``student-downloads`` directive lists every chapter's student files in
-  table-of-contents order (used on the landing page);
+  table-of-contents order (used on the landing page); ``assignment-list`` lists the
+  graded assignments (``collapse.book.assignments``) with their student notebooks,
+  written into ``_static/assignments/`` (the "For teachers" page);
 - ``{{ repository_url }}`` is the one repository setting of ``_config.yml``
   (``repository: url:``) as a MyST substitution, ``{{ repository_link }}`` the same as a link;
 - wide display equations scroll horizontally with a visible scrollbar instead of being
@@ -27,6 +29,7 @@ from sphinx.util.docutils import SphinxDirective
 from . import export, runner
 
 STUDENT = "_static/student"
+ASSIGNMENTS = "_static/assignments"  # the student notebooks of the graded assignments
 CSS_FILE = "collapse-site.css"
 CSS = """\
 /* collapse: wide display math scrolls inside the column, with a visible scrollbar */
@@ -144,6 +147,40 @@ class StudentDownloads(SphinxDirective):
         return [items]
 
 
+class AssignmentList(SphinxDirective):
+    """Every graded assignment (``collapse.book.assignments``): its questions, what each
+    practises, the chapter sections it needs, the expected time, and the student notebook
+    to download."""
+
+    def run(self):
+        from . import assignments
+
+        prefix = "../" * self.env.docname.count("/")
+        sources = chapter_sources(str(self.env.app.confdir))
+        items = nodes.bullet_list()
+        for entry in assignments.catalogue(export.Book.load(Path(self.env.app.confdir),
+                                                            sources)):
+            self.env.note_dependency(str(sources[entry["name"]]))
+            minutes = sum(int(q["minutes"]) for q in entry["questions"])
+            head = nodes.paragraph()
+            head += nodes.reference(text=entry["title"],
+                                    refuri=f"{prefix}book/{entry['name']}.html")
+            head += nodes.Text(f": {len(entry['questions'])} autograded question(s), about "
+                               f"{minutes} minutes. Student notebook: ")
+            head += nodes.reference(text=f"{entry['name']}.ipynb",
+                                    refuri=f"{prefix}{ASSIGNMENTS}/{entry['name']}.ipynb")
+            questions = nodes.bullet_list()
+            for question in entry["questions"]:
+                line = nodes.paragraph()
+                line += nodes.strong(text=question["title"])
+                line += nodes.Text(f" ({question['minutes']} min): practises "
+                                   f"{question['practises']}; needs the sections "
+                                   + "; ".join(f"“{s}”" for s in question["needs"]) + ".")
+                questions += nodes.list_item("", line)
+            items += nodes.list_item("", head, questions)
+        return [items]
+
+
 def _substitutions(app, config):
     url = config.html_theme_options.get("repository_url", "")
     config.myst_substitutions = {"repository_url": url, "repository_link": f"[{url}]({url})",
@@ -182,6 +219,10 @@ def _write_files(app, exception):
     notebooks = export.Book.load(Path(app.confdir), sources)
     export.write_student(out / STUDENT, notebooks)
     export.write_executed(Path(app.srcdir) / "book", out / "_sources" / "book", notebooks)
+    if (Path(app.outdir) / "teachers.html").exists():  # the page that links to them
+        from . import assignments
+
+        assignments.write_student_notebooks(out / ASSIGNMENTS, notebooks)
 
 
 def _singlehtml_support(app):
@@ -196,6 +237,7 @@ def _singlehtml_support(app):
 def setup(app):
     _singlehtml_support(app)
     app.add_directive("student-downloads", StudentDownloads)
+    app.add_directive("assignment-list", AssignmentList)
     app.add_css_file(CSS_FILE)
     app.add_js_file(JS_FILE)
     app.connect("config-inited", _substitutions)
