@@ -67,6 +67,54 @@ def smallest_text(fig) -> float:
 def readable(fig):
     """Enlarge every text of ``fig`` smaller than ``TEXT_POINTS`` on a figure of the page's
     column width (more on a wider figure, which the page shrinks to the column): titles,
+    labels, legends and the major and minor tick labels. The width is that of the saved
+    PNG, the tight bounding box (a legend outside the axes widens it), so it is measured
+    again after each enlargement. Returns ``fig``."""
+    for _ in range(4):
+        fig.canvas.draw()  # tick labels exist once drawn
+        shown = fig.get_tightbbox().width + 2 * 0.1  # print_figure pads 0.1 in each side
+        smallest = TEXT_POINTS * max(1.0, max(fig.get_figwidth(), shown) / COLUMN_INCHES)
+        grew = False
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                for which in ("major", "minor"):
+                    labels = [t for t in axis.get_ticklabels(which=which)
+                              if t.get_text().strip()]
+                    if labels and min(t.get_fontsize() for t in labels) < smallest - 1e-9:
+                        axis.set_tick_params(which=which, labelsize=smallest)
+                        grew = True
+        for text in _texts(fig):
+            if text.get_fontsize() < smallest - 1e-9:
+                text.set_fontsize(smallest)
+                grew = True
+        if not grew:
+            break
+        with warnings.catch_warnings():  # a layout tight_layout cannot improve stays
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    return fig
+
+
+def png(fig) -> bytes:
+    """The figure as the book shows it: :func:`readable`, then a PNG (100 dpi, tight
+    bounding box) that records its smallest text size in points (``Smallest-Text-Pt``),
+    so a test can check how large that text is on the page."""
+    from IPython.core.pylabtools import print_figure
+
+    smallest = smallest_text(readable(fig))
+    return print_figure(fig, "png", base64=True, metadata={"Smallest-Text-Pt": f"{smallest:g}"})
+
+
+def smallest_text(fig) -> float:
+    """The size in points of the smallest non-empty text of ``fig`` (tick labels included)."""
+    fig.canvas.draw()  # ticks and their labels exist once drawn
+    sizes = [text.get_fontsize() for text in _texts(fig)]
+    return min(sizes) if sizes else TEXT_POINTS
+
+
+def readable(fig):
+    """Enlarge every text of ``fig`` smaller than ``TEXT_POINTS`` on a figure of the page's
+    column width (more on a wider figure, which the page shrinks to the column): titles,
     labels, legends and the major and minor tick labels. If anything grew, the figure is
     laid out again. Returns ``fig``."""
     smallest = TEXT_POINTS * max(1.0, fig.get_figwidth() / COLUMN_INCHES)

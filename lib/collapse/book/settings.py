@@ -238,8 +238,9 @@ def settings_table(chapter: str):
         value = getattr(settings, key) if key in settings.names() else entry.get("book", "—")
         return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
-    rows = [{"setting": entry["setting"], "paper": entry["paper"],
-             "authors' code": entry["code"], "this book: paper profile": shown("paper", key, entry),
+    rows = [{"setting": entry["setting"], "paper": str(entry["paper"]),
+             "authors' code": str(entry["code"]),
+             "this book: paper profile": shown("paper", key, entry),
              "this book: quick profile": shown("quick", key, entry)}
             for key, entry in reference.items()]
     table = pd.DataFrame(rows).set_index("setting")
