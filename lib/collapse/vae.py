@@ -45,11 +45,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
 from . import files, hashing, validate
 from .loop import Family
-from .vae_stream import DecoderStream, StreamBatches
+from .vae_stream import DecoderStream, EpochBatches, StreamBatches
+from .vae_train import PRECISIONS, fast_epochs, fast_optimiser, plain_epochs
 
 DEVICES = ("cpu", "cuda", "auto")
 SYNTHETIC = ("stream", "fixed")
@@ -79,17 +79,6 @@ class ConvVAE(nn.Module):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.from_latent(latents).view(-1, *self.grid))
-
-
-def loss_terms(model: ConvVAE, images: torch.Tensor, generator: torch.Generator):
-    """Summed BCE reconstruction loss and KL(q(z|x) || N(0, I)) of a batch (Kingma &
-    Welling 2014, Eq 10), with one reparameterised latent sample per image."""
-    mean, logvar = model.encode(images)
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-    reconstruction = model.decode(mean + torch.exp(0.5 * logvar) * noise)
-    bce = F.binary_cross_entropy(reconstruction, images, reduction="sum")
-    kl = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
-    return bce, kl
 
 
 @dataclass
@@ -123,6 +112,9 @@ class VAE(Family):
     weight_decay: float = 1e-5
     synthetic: str = "stream"
     device: str = "cpu"
+    # "fp32": the plain float32 loop (the reference); "bf16": the fast loop, bf16
+    # convolutions in channels-last layout (see collapse.vae_train).
+    precision: str = "fp32"
     # A directory: every trained network is stored there under a content hash of its
     # training data, its settings, the library code and torch's version, and a fit with
     # the same hash is read back instead of trained (e.g. the generation 0 that two
@@ -137,6 +129,7 @@ class VAE(Family):
         validate.real("weight_decay", self.weight_decay, low=0.0)
         validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
+        validate.choice("precision", self.precision, PRECISIONS)
         if self.fit_cache is not None and not isinstance(self.fit_cache, (str, os.PathLike)):
             raise ValueError(f"fit_cache must be a directory path or None, got "
                              f"{self.fit_cache!r}")
@@ -188,31 +181,25 @@ class VAE(Family):
             model = ConvVAE(height, width, self.latent_dim).to(device)
         noise = torch.Generator(device=device).manual_seed(seed)
         shuffle = torch.Generator().manual_seed(seed ^ 1)
-        if stream is None:
-            fixed = torch.as_tensor(np.ascontiguousarray(data[0]), dtype=torch.float32,
-                                    device=device).unsqueeze(1)
-            batches = _FixedBatches(fixed)
+        fast = self.precision == "bf16"
+        if stream is not None:
+            batches = (EpochBatches if fast else StreamBatches)(stream, device, seed ^ 2)
         else:
-            batches = StreamBatches(stream, device, seed ^ 2)
-        optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
-                                     weight_decay=self.weight_decay)
+            batches = _FixedBatches(torch.as_tensor(np.ascontiguousarray(data[0]),
+                                                    dtype=torch.float32,
+                                                    device=device).unsqueeze(1))
+        if fast:
+            model.to(memory_format=torch.channels_last)
+            optimiser = fast_optimiser(model, self.learning_rate, self.weight_decay)
+        else:
+            optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
+                                         weight_decay=self.weight_decay)
         params = VAEParams(model)
-        n = data.shape[1]
         start = time.perf_counter()
-        model.train()
-        for _ in range(self.epochs):
-            order = torch.randperm(n, generator=shuffle)
-            bce_total = kl_total = 0.0
-            for slots in order.split(self.batch_size):
-                bce, kl = loss_terms(model, batches(slots), noise)
-                optimiser.zero_grad(set_to_none=True)
-                (bce + kl).backward()
-                optimiser.step()
-                bce_total, kl_total = bce_total + bce.item(), kl_total + kl.item()
-            params.bce.append(bce_total / n)
-            params.kl.append(kl_total / n)
+        params.bce, params.kl = (fast_epochs if fast else plain_epochs)(
+            model, optimiser, batches, data.shape[1], self.epochs, self.batch_size, noise,
+            shuffle)
         params.seconds = time.perf_counter() - start
-        model.eval()
         params.model = model.cpu()
         if cache_file is not None:
             _write_fit(cache_file, params)
@@ -230,7 +217,7 @@ class VAE(Family):
         else:
             content = ("images", data)
         key = hashing.digest("vae.fit", settings, device.type, content, torch.__version__,
-                             hashing.code_digest("vae", "vae_stream"))
+                             hashing.code_digest("vae", "vae_stream", "vae_train"))
         return Path(self.fit_cache) / f"fit-{key}.pt"
 
     def sample(self, params: VAEParams, n: int, rng: np.random.Generator):
@@ -306,6 +293,9 @@ class _FixedBatches:
 
     def __init__(self, images: torch.Tensor):
         self.images = images
+
+    def start_epoch(self) -> None:
+        """Nothing to prepare: the images stay the same."""
 
     def __call__(self, slots: torch.Tensor) -> torch.Tensor:
         return self.images[slots.to(self.images.device)]

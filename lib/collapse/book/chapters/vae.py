@@ -11,6 +11,7 @@ import pandas as pd
 from collapse import checkpoint, mnist, validate
 from collapse.book.settings import ChapterSettings, listed
 from collapse.vae import VAE
+from collapse.vae_train import PRECISIONS
 
 MODEL_BYTES = 647_081 * 4  # one 28×28 VAE's float32 weights
 
@@ -31,6 +32,7 @@ class Settings(ChapterSettings):
     n_eval: int = 2000
     classifier_train: int = 3000
     device: str = "cpu"
+    precision: str = "bf16"
 
     def check(self) -> None:
         validate.choice("dataset", self.dataset, mnist.DATASETS)
@@ -53,6 +55,7 @@ class Settings(ChapterSettings):
         validate.integer("n_eval", self.n_eval, minimum=10)
         validate.integer("classifier_train", self.classifier_train, minimum=10, maximum=size)
         validate.choice("device", self.device, ("cpu", "cuda", "auto"))
+        validate.choice("precision", self.precision, PRECISIONS)
 
     def peak_memory(self) -> tuple[int, str]:
         """Estimated peak resident memory (bytes) of the chapter under ``config``, and the
@@ -92,7 +95,7 @@ SMOKE = dict(dataset="digits", n_train=1500, generations=3, epochs=3, batch_size
              classifier_train=1500)
 PAPER = dict(n_train=60000, generations=21, epochs=30, batch_size=256,
              show_generations=[0, 5, 10, 20], compare_generations=6, n_eval=10000,
-             classifier_train=20000, device="auto")
+             classifier_train=20000, device="auto", precision="fp32")
 
 # What the paper (§5.1, Figs 8-9) and the authors' VAE_experiments.ipynb say, per setting
 # (DESIGN.md §4). Keys that are profile parameters get the profiles' values beside them.
@@ -133,7 +136,7 @@ def family_and_data(settings: Settings, rng: np.random.Generator,
                  batch_size=settings.batch_size, learning_rate=settings.learning_rate,
                  weight_decay=settings.weight_decay,
                  synthetic=synthetic or settings.synthetic, device=settings.device,
-                 fit_cache=fit_cache)
+                 precision=settings.precision, fit_cache=fit_cache)
     images, labels = mnist.load(settings.dataset, "train")
     real, _ = mnist.subset(images, labels, settings.n_train, rng)
     return family, real[None]
@@ -146,7 +149,7 @@ def checkpoint_path(family, initial_data, generations: int, sample_size,
     same call finds its finished or interrupted run again."""
     stem = checkpoint.path_for(cache_dir, family, initial_data, generations, sample_size,
                                rng.bit_generator.state, mixing, sorted(keep),
-                               code=("loop", "vae", "vae_stream"))
+                               code=("loop", "vae", "vae_stream", "vae_train"))
     return stem.with_name(f"{family.synthetic}-{stem.name}.pkl")
 
 
@@ -182,8 +185,9 @@ def generation_summary(kept: dict, real: np.ndarray, classifier, n_eval: int,
     generation 0 among them. For every ``g``: ``n_eval`` images decoded from
     ``N(0, I)`` latents by VAE ``g``, their latent means under the *generation-0*
     encoder (paper Fig 8), the spread of those latents (:func:`latent_spread`, relative
-    to the encoder's latents of ``n_eval`` real images) and the fraction of the images a
-    classifier trained on real digits assigns to each digit. Returns
+    to the encoder's latents of ``n_eval`` real images), the fraction of the images a
+    classifier trained on real digits assigns to each digit and its mean confidence
+    (:func:`collapse.mnist.class_confidence`). Returns
     ``(latents, table)``: ``latents`` maps ``"real"`` and every ``g`` to an
     ``(n_eval, latent_dim)`` array; ``table`` has one row per generation.
     """
@@ -194,12 +198,14 @@ def generation_summary(kept: dict, real: np.ndarray, classifier, n_eval: int,
     reference_images = real[rng.choice(len(real), n_eval, replace=False)]
     latents = {"real": VAE.encode(models[0], reference_images)}
     rows = [dict(generation="real", **latent_spread(latents["real"], latents["real"]),
+                 confidence=mnist.class_confidence(classifier, reference_images),
                  **_class_columns(mnist.class_fractions(classifier, reference_images)))]
     for g in sorted(models):
         z = rng.standard_normal((n_eval, models[g].model.latent_dim)).astype(np.float32)
         images = VAE.decode(models[g], z)
         latents[g] = VAE.encode(models[0], images)
         rows.append(dict(generation=g, **latent_spread(latents[g], latents["real"]),
+                         confidence=mnist.class_confidence(classifier, images),
                          **_class_columns(mnist.class_fractions(classifier, images))))
     return latents, pd.DataFrame(rows)
 
