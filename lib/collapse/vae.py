@@ -35,10 +35,12 @@ uses its own ``torch.Generator``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +48,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import files, hashing, validate
+from . import files, hashing, vae_train, validate
 from .loop import Family
 from .vae_stream import DecoderStream, EpochBatches, StreamBatches
-from .vae_train import PRECISIONS, fast_epochs, fast_optimiser, plain_epochs
+from .vae_train import PRECISIONS, autocast, decoder_logits
 
 DEVICES = ("cpu", "cuda", "auto")
 SYNTHETIC = ("stream", "fixed")
@@ -190,13 +192,13 @@ class VAE(Family):
                                                     device=device).unsqueeze(1))
         if fast:
             model.to(memory_format=torch.channels_last)
-            optimiser = fast_optimiser(model, self.learning_rate, self.weight_decay)
+            optimiser = vae_train.fast_optimiser(model, self.learning_rate, self.weight_decay)
         else:
             optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
                                          weight_decay=self.weight_decay)
         params = VAEParams(model)
         start = time.perf_counter()
-        params.bce, params.kl = (fast_epochs if fast else plain_epochs)(
+        params.bce, params.kl = (vae_train.fast_epochs if fast else vae_train.plain_epochs)(
             model, optimiser, batches, data.shape[1], self.epochs, self.batch_size, noise,
             shuffle)
         params.seconds = time.perf_counter() - start
@@ -232,36 +234,53 @@ class VAE(Family):
                                                            np.float32),
                                  int(rng.integers(2**63)))
         latents = rng.standard_normal((n, params.model.latent_dim)).astype(np.float32)
-        return self.decode(params, latents)[None]
+        return self.decode(params, latents, precision=self.precision)[None]
 
     @staticmethod
-    def decode(params: VAEParams, latents: np.ndarray, batch: int = 4096) -> np.ndarray:
-        """Decoder outputs (pixel probabilities) ``(n, H, W)`` of the given latents."""
-        model = params.model.cpu().eval()
+    def decode(params: VAEParams, latents: np.ndarray, batch: int = 4096,
+               precision: str = "fp32") -> np.ndarray:
+        """Decoder outputs (pixel probabilities) ``(n, H, W)`` of the given latents;
+        ``precision="bf16"``: bf16 convolutions in channels-last layout (on a CPU with
+        bf16 support about three times faster, pixel values within about 0.01)."""
+        model, fast = _inference_model(params, precision)
         parts = [np.empty((0, model.height, model.width), np.float32)]
-        with torch.no_grad():
+        with torch.no_grad(), (autocast(torch.device("cpu")) if fast else nullcontext()):
             for start in range(0, len(latents), batch):
                 z = torch.as_tensor(np.asarray(latents[start : start + batch], np.float32))
-                parts.append(model.decode(z)[:, 0].numpy())
+                images = torch.sigmoid(decoder_logits(model, z)) if fast else model.decode(z)
+                parts.append(images[:, 0].numpy())
         return np.concatenate(parts)
 
     @staticmethod
-    def encode(params: VAEParams, images: np.ndarray, batch: int = 4096) -> np.ndarray:
+    def encode(params: VAEParams, images: np.ndarray, batch: int = 4096,
+               precision: str = "fp32") -> np.ndarray:
         """Latent means ``(n, latent_dim)`` of images ``(n, H, W)`` under this encoder
-        (the paper's Fig 8 feeds later generations' data to the generation-0 encoder)."""
-        model = params.model.cpu().eval()
+        (the paper's Fig 8 feeds later generations' data to the generation-0 encoder);
+        ``precision`` as for :meth:`decode`."""
+        model, fast = _inference_model(params, precision)
         images = np.asarray(images, dtype=np.float32)
         parts = [np.empty((0, model.latent_dim), np.float32)]
-        with torch.no_grad():
+        with torch.no_grad(), (autocast(torch.device("cpu")) if fast else nullcontext()):
             for start in range(0, len(images), batch):
                 x = torch.as_tensor(images[start : start + batch]).unsqueeze(1)
-                parts.append(model.encode(x)[0].numpy())
+                if fast:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                parts.append(model.encode(x)[0].float().numpy())
         return np.concatenate(parts)
 
     def describe(self, params: VAEParams) -> dict[str, np.ndarray]:
         """Last-epoch training loss per image: BCE, KL and their sum (in nats)."""
         return {"bce": np.array([params.bce[-1]]), "kl": np.array([params.kl[-1]]),
                 "loss": np.array([params.bce[-1] + params.kl[-1]])}
+
+
+def _inference_model(params: VAEParams, precision: str) -> tuple[ConvVAE, bool]:
+    """The network on the CPU in eval mode; for bf16 a channels-last copy."""
+    validate.choice("precision", precision, PRECISIONS)
+    model = params.model.cpu().eval()
+    if precision == "fp32":
+        return model, False
+    return copy.deepcopy(model).to(memory_format=torch.channels_last), True
 
 
 def _write_fit(path: Path, params: VAEParams) -> None:
