@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from collapse import hashing, loop, mnist, vae
+from collapse import hashing, loop, mnist, vae, vae_train
 from collapse.testing import check_family
 from collapse.vae_stream import EpochBatches, StreamBatches
 
@@ -221,6 +221,23 @@ def test_the_fit_cache_keeps_the_precisions_apart(tmp_path, digits):
     again = vae.VAE(epochs=1, batch_size=32, latent_dim=4, precision="bf16",
                     fit_cache=tmp_path).fit(images)
     assert same_weights(again, fits["bf16"])
+
+
+@pytest.mark.parametrize("in_hardware", [False, True])
+def test_auto_is_bf16_where_the_hardware_has_it_and_fp32_elsewhere(tmp_path, digits,
+                                                                   monkeypatch, in_hardware):
+    monkeypatch.setattr(vae_train, "bf16_in_hardware", lambda device: in_hardware)
+    images = digits[None, :64]
+    settings = dict(epochs=1, batch_size=32, latent_dim=4)
+    auto = vae.VAE(precision="auto", fit_cache=tmp_path, **settings).fit(images)
+    chosen = "bf16" if in_hardware else "fp32"
+    assert same_weights(auto, vae.VAE(precision=chosen, **settings).fit(images))
+    # the cache holds what ran: an explicit setting of the same loop reads it back
+    monkeypatch.setattr(vae_train, "plain_epochs", lambda *a: pytest.fail("trained again"))
+    monkeypatch.setattr(vae_train, "fast_epochs", lambda *a: pytest.fail("trained again"))
+    assert same_weights(auto, vae.VAE(precision=chosen, fit_cache=tmp_path,
+                                      **settings).fit(images))
+    assert vae_train.resolve("fp32", torch.device("cpu")) == "fp32"
 
 
 def test_precision_is_checked():

@@ -115,7 +115,8 @@ class VAE(Family):
     synthetic: str = "stream"
     device: str = "cpu"
     # "fp32": the plain float32 loop (the reference); "bf16": the fast loop, bf16
-    # convolutions in channels-last layout (see collapse.vae_train).
+    # convolutions under autocast; "auto": bf16 where the hardware has it, else fp32
+    # (see collapse.vae_train).
     precision: str = "fp32"
     # A directory: every trained network is stored there under a content hash of its
     # training data, its settings, the library code and torch's version, and a fit with
@@ -183,7 +184,7 @@ class VAE(Family):
             model = ConvVAE(height, width, self.latent_dim).to(device)
         noise = torch.Generator(device=device).manual_seed(seed)
         shuffle = torch.Generator().manual_seed(seed ^ 1)
-        fast = self.precision == "bf16"
+        fast = vae_train.resolve(self.precision, device) == "bf16"
         if stream is not None:
             batches = (EpochBatches if fast else StreamBatches)(stream, device, seed ^ 2)
         else:
@@ -191,7 +192,6 @@ class VAE(Family):
                                                     dtype=torch.float32,
                                                     device=device).unsqueeze(1))
         if fast:
-            model.to(memory_format=torch.channels_last)
             optimiser = vae_train.fast_optimiser(model, self.learning_rate, self.weight_decay)
         else:
             optimiser = torch.optim.Adam(model.parameters(), lr=self.learning_rate,
@@ -211,14 +211,16 @@ class VAE(Family):
         """Where the fit of ``data`` with these settings is stored (None: no cache)."""
         if self.fit_cache is None:
             return None
-        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                    if f.name not in ("fit_cache", "device", "synthetic")}
+        ran = vae_train.resolve(self.precision, device)  # the loop that runs, not "auto"
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("fit_cache", "device", "synthetic")}
+        fields.update(precision=ran)
         if isinstance(data, DecoderStream):  # the images are a function of these
             content = ("stream", data.seed, tuple(data.counts), data.fixed,
                        [p.model.state_dict() for p in data.decoders])
         else:
             content = ("images", data)
-        key = hashing.digest("vae.fit", settings, device.type, content, torch.__version__,
+        key = hashing.digest("vae.fit", fields, device.type, content, torch.__version__,
                              hashing.code_digest("vae", "vae_stream", "vae_train"))
         return Path(self.fit_cache) / f"fit-{key}.pt"
 
@@ -240,8 +242,9 @@ class VAE(Family):
     def decode(params: VAEParams, latents: np.ndarray, batch: int = 4096,
                precision: str = "fp32") -> np.ndarray:
         """Decoder outputs (pixel probabilities) ``(n, H, W)`` of the given latents;
-        ``precision="bf16"``: bf16 convolutions in channels-last layout (on a CPU with
-        bf16 support about three times faster, pixel values within about 0.01)."""
+        ``precision="bf16"`` (or ``"auto"`` on a CPU with bf16 arithmetic): bf16
+        convolutions in channels-last layout (there about three times faster, pixel
+        values within about 0.01)."""
         model, fast = _inference_model(params, precision)
         parts = [np.empty((0, model.height, model.width), np.float32)]
         with torch.no_grad(), (autocast(torch.device("cpu")) if fast else nullcontext()):
@@ -278,7 +281,7 @@ def _inference_model(params: VAEParams, precision: str) -> tuple[ConvVAE, bool]:
     """The network on the CPU in eval mode; for bf16 a channels-last copy."""
     validate.choice("precision", precision, PRECISIONS)
     model = params.model.cpu().eval()
-    if precision == "fp32":
+    if vae_train.resolve(precision, torch.device("cpu")) == "fp32":
         return model, False
     return copy.deepcopy(model).to(memory_format=torch.channels_last), True
 

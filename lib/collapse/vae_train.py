@@ -6,18 +6,22 @@ seeds and loss (summed BCE + KL, Adam).
   and the stream decoded minibatch by minibatch. It is the reference: the same weights,
   bit for bit, as the book's VAE before the fast loop existed (a test checks it).
 * ``precision="bf16"``, :func:`fast_epochs`: the same training, arranged for a CPU
-  (measured side by side in ``benchmarks/bench_vae.py``): convolutions in bfloat16
-  under autocast (fp32 weights, optimiser state, latents, loss and sums), the network
-  and its images in channels-last memory (oneDNN's native layout: without it the first
-  convolution's weight gradient and the last transposed convolution spend most of a
-  float32 step reordering memory), the reconstruction loss from the decoder's logits
-  (one fused, numerically stable ``binary_cross_entropy_with_logits`` instead of a
-  sigmoid followed by a clamped log), Adam's fused kernel, the loss sums kept as tensors
-  (no ``.item()`` per minibatch), and a synthetic stream decoded once per epoch in
-  large batches (:class:`collapse.vae_stream.EpochBatches`). It trains to the same loss
-  as the fp32 loop within its run-to-run spread (a statistical test checks it).
+  (measured side by side in ``benchmarks/bench_vae.py``): convolutions and matrix
+  products in bfloat16 under autocast (fp32 weights, optimiser state, latents, loss and
+  sums), the reconstruction loss from the decoder's logits (one fused, numerically
+  stable ``binary_cross_entropy_with_logits`` instead of a sigmoid followed by a
+  clamped log), Adam's fused kernel (one pass over each parameter instead of a dozen
+  tensor operations), the loss sums kept as tensors (no ``.item()`` per minibatch), and
+  a synthetic stream decoded once per epoch in large batches
+  (:class:`collapse.vae_stream.EpochBatches`). It trains to the same loss as the fp32
+  loop within its run-to-run spread (a statistical test checks it). Measured and left
+  out: channels-last memory (no gain in training here; it is used for the large
+  inference batches, where it is) and ``torch.compile`` (half a minute or more of
+  compilation per process, and a slower step).
 
-Both leave the network in the default layout, in float32, in eval mode.
+Both leave the network in float32, in eval mode. ``precision="auto"`` picks bf16 where
+the hardware has bf16 arithmetic and fp32 elsewhere (:func:`resolve`): without it bf16 is
+emulated, and the fast loop is the slow one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,26 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def bf16_in_hardware(device: torch.device) -> bool:
+    """Whether ``device`` does bfloat16 arithmetic in hardware: a CUDA GPU that supports
+    it, or a CPU with AVX-512 BF16 or AMX instructions. Elsewhere oneDNN emulates bf16
+    (measured here with oneDNN limited to AVX2: the bf16 loop 14 times slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return device.type == "cpu" and any(getattr(torch.cpu, name, lambda: False)()
+                                        for name in checks)
+
+
+def resolve(precision: str, device: torch.device) -> str:
+    """The loop a ``precision`` setting runs on ``device``: ``"auto"`` is ``"bf16"`` where
+    :func:`bf16_in_hardware`, else ``"fp32"``; the others are themselves."""
+    if precision != "auto":
+        return precision
+    return "bf16" if bf16_in_hardware(device) else "fp32"
 
 
 def loss_terms(model, images: torch.Tensor, generator: torch.Generator):
@@ -90,8 +113,7 @@ def fast_optimiser(model, learning_rate: float, weight_decay: float):
 
 def fast_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
                 noise: torch.Generator, shuffle: torch.Generator):
-    """Train ``model`` (already in channels-last layout) with bf16 convolutions; the
-    per-image BCE and KL of every epoch."""
+    """Train ``model`` with bf16 convolutions; the per-image BCE and KL of every epoch."""
     bce_curve, kl_curve = [], []
     device = next(model.parameters()).device
     model.train()
@@ -100,8 +122,7 @@ def fast_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
         batches.start_epoch()
         totals = torch.zeros(2, dtype=torch.float64, device=device)
         for slots in order.split(batch_size):
-            images = batches(slots).contiguous(memory_format=torch.channels_last)
-            bce, kl = fast_loss_terms(model, images, noise)
+            bce, kl = fast_loss_terms(model, batches(slots), noise)
             optimiser.zero_grad(set_to_none=True)
             (bce + kl).backward()
             optimiser.step()
@@ -110,5 +131,4 @@ def fast_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
         bce_curve.append(bce_total / n)
         kl_curve.append(kl_total / n)
     model.eval()
-    model.to(memory_format=torch.contiguous_format)
     return bce_curve, kl_curve
