@@ -1,6 +1,8 @@
 """The VAE family's synthetic training stream (paper §5.1; the authors' code decodes fresh
 latents for every minibatch): :class:`DecoderStream`, a lazy data set of decoded
-images, and :class:`StreamBatches`, which decodes its minibatches during training.
+images, and the two ways training reads it: :class:`StreamBatches` decodes every
+minibatch as it comes (the fp32 loop), :class:`EpochBatches` a whole epoch at once in large
+batches (the bf16 loop).
 
 A :class:`DecoderStream` behaves like loop data of shape ``(1, n, H, W)`` for the
 mixing rules of :mod:`collapse.mixing`: ``np.concatenate`` along axis 1 joins streams
@@ -155,7 +157,7 @@ class EpochBatches:
     :class:`StreamBatches`; only the order of the random draws differs."""
 
     def __init__(self, stream: DecoderStream, device: torch.device, seed: int,
-                 chunk: int = 2048):
+                 chunk: int = 256):
         self.decoders = [copy.deepcopy(p.model).to(device)
                          .to(memory_format=torch.channels_last).eval()
                          for p in stream.decoders]
