@@ -15,7 +15,7 @@ LIBRARY = Path(collapse.__file__).parent
 CORE = ["loop", "mixing", "checkpoint", "sweep", "hashing", "files", "validate", "theory",
         "metrics", "linalg", "testing"]
 FAMILIES = ["gaussian", "discrete", "noisy", "gmm", "gmm_em", "gmm_steps", "kmeans", "vae",
-            "vae_stream", "markov", "ngram", "data", "mnist"] + [
+            "vae_stream", "vae_train", "markov", "ngram", "data", "mnist"] + [
                 f"lm.{p.stem}" for p in (LIBRARY / "lm").glob("*.py")]
 FLOOR_OF = {**{name: "core" for name in CORE}, **{name: "families" for name in FAMILIES}}
 

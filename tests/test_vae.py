@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from collapse import data, loop, mnist, vae
+from collapse import data, loop, mnist, vae, vae_train
 from collapse.book import settings
 from collapse.book.chapters import vae as vae_chapter
 from collapse.book.families import FAMILIES
@@ -372,7 +372,7 @@ def test_the_fit_cache_reads_back_the_same_network_and_misses_on_any_change(
     assert len(list(tmp_path.glob("fit-*.pt"))) == 1 and not list(tmp_path.glob(".*"))
     # The same data and settings are read back, not trained: even as another family's
     # generation 0 (synthetic only changes what sample hands on).
-    monkeypatch.setattr(vae, "loss_terms", lambda *a: pytest.fail("trained again"))
+    monkeypatch.setattr(vae_train, "plain_epochs", lambda *a: pytest.fail("trained again"))
     for same in (family, vae.VAE(epochs=1, batch_size=32, latent_dim=4, synthetic="fixed",
                                  fit_cache=tmp_path)):
         again = same.fit(images)

@@ -149,3 +149,10 @@ def class_fractions(classifier, images: np.ndarray) -> np.ndarray:
     """Fraction of ``images`` the classifier assigns to each of the 10 digits."""
     predicted = classifier.predict(np.asarray(images).reshape(len(images), -1))
     return np.bincount(predicted, minlength=10) / len(images)
+
+
+def class_confidence(classifier, images: np.ndarray) -> float:
+    """The classifier's mean probability of the digit it assigns (its largest class
+    probability), over ``images``: near 1 for clear digits, 0.1 for ten equal guesses."""
+    probabilities = classifier.predict_proba(np.asarray(images).reshape(len(images), -1))
+    return float(probabilities.max(axis=1).mean())

@@ -1,6 +1,8 @@
 """The VAE family's synthetic training stream (paper §5.1; the authors' code decodes fresh
 latents for every minibatch): :class:`DecoderStream`, a lazy data set of decoded
-images, and :class:`StreamBatches`, which decodes its minibatches during training.
+images, and the two ways training reads it: :class:`StreamBatches` decodes every
+minibatch as it comes (the fp32 loop), :class:`EpochBatches` a whole epoch at once in large
+batches (the bf16 loop).
 
 A :class:`DecoderStream` behaves like loop data of shape ``(1, n, H, W)`` for the
 mixing rules of :mod:`collapse.mixing`: ``np.concatenate`` along axis 1 joins streams
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from . import hashing
+from .vae_train import autocast, decoder_logits
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +130,9 @@ class StreamBatches:
         self.latents = torch.Generator(device=device).manual_seed(seed)
         self.device = device
 
+    def start_epoch(self) -> None:
+        """Nothing to prepare: every minibatch decodes its own latents."""
+
     def __call__(self, slots: torch.Tensor) -> torch.Tensor:
         slots = slots.numpy()
         parts = []
@@ -141,3 +147,39 @@ class StreamBatches:
         if len(own):
             parts.append(self.fixed[torch.as_tensor(own, device=self.device)])
         return torch.cat(parts)
+
+
+class EpochBatches:
+    """Minibatches of a :class:`DecoderStream` for the fast loop (``precision="bf16"``):
+    at the start of every epoch, one fresh latent for every decoder slot, all decoded at
+    once in large batches (bf16 convolutions, channels-last); a minibatch then takes
+    its slots' images. Every slot still gets a fresh image in every epoch, as in
+    :class:`StreamBatches`; only the order of the random draws differs."""
+
+    def __init__(self, stream: DecoderStream, device: torch.device, seed: int,
+                 chunk: int = 256):
+        self.decoders = [copy.deepcopy(p.model).to(device)
+                         .to(memory_format=torch.channels_last).eval()
+                         for p in stream.decoders]
+        self.counts = tuple(int(c) for c in stream.counts)
+        self.fixed = torch.as_tensor(stream.fixed[0], dtype=torch.float32,
+                                     device=device).unsqueeze(1)
+        self.latents = torch.Generator(device=device).manual_seed(seed)
+        self.device, self.chunk = device, chunk
+        self.images = self.fixed
+
+    def start_epoch(self) -> None:
+        """Decode this epoch's images: slot ``i`` of the stream is ``images[i]``."""
+        parts = []
+        with torch.no_grad(), autocast(self.device):
+            for decoder, count in zip(self.decoders, self.counts, strict=True):
+                if not count:
+                    continue
+                z = torch.randn((count, decoder.latent_dim), generator=self.latents,
+                                device=self.device)
+                parts += [torch.sigmoid(decoder_logits(decoder, part))
+                          for part in z.split(self.chunk)]
+        self.images = torch.cat([*parts, self.fixed])
+
+    def __call__(self, slots: torch.Tensor) -> torch.Tensor:
+        return self.images[slots.to(self.device)]

@@ -16,6 +16,7 @@ from collapse.book.settings import resolve as resolve_settings
 def resolve_paper(chapter: str):
     return resolve_settings(chapter, "paper")
 from collapse.vae import VAE
+from collapse.vae_train import PRECISIONS
 
 MODEL_BYTES = 647_081 * 4  # one 28×28 VAE's float32 weights
 
@@ -23,12 +24,12 @@ MODEL_BYTES = 647_081 * 4  # one 28×28 VAE's float32 weights
 @dataclass(frozen=True)
 class Settings(ChapterSettings):
     dataset: str = "mnist"
-    n_train: int = 2000
+    n_train: int = 3000
     generations: int = 5
-    epochs: int = 8
-    batch_size: int = 64
+    epochs: int = 3
+    batch_size: int = 32
     latent_dim: int = 20
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 1e-5
     synthetic: str = "stream"
     show_generations: list[int] = listed(0, 1, 2, 3, 4)
@@ -36,6 +37,7 @@ class Settings(ChapterSettings):
     n_eval: int = 2000
     classifier_train: int = 3000
     device: str = "cpu"
+    precision: str = "auto"
 
     def scale_note(self) -> str | None:
         paper = resolve_paper("vae")
@@ -72,6 +74,7 @@ class Settings(ChapterSettings):
         validate.integer("n_eval", self.n_eval, minimum=10)
         validate.integer("classifier_train", self.classifier_train, minimum=10, maximum=size)
         validate.choice("device", self.device, ("cpu", "cuda", "auto"))
+        validate.choice("precision", self.precision, PRECISIONS)
 
     def peak_memory(self) -> tuple[int, str]:
         """Estimated peak resident memory (bytes) of the chapter under ``config``, and the
@@ -80,7 +83,8 @@ class Settings(ChapterSettings):
         An estimate from the sizes that scale: the loaded training split (float32, with
         its uint8 original while loading), ``D_0`` and its copy in the loop's state (held
         twice while a checkpoint is pickled), the fixed decoded sets of ``synthetic="fixed"``
-        kept for every shown or compared generation, the training activations of one
+        kept for every shown or compared generation (and, for the bf16 loop, one epoch of
+        the stream, decoded at once), the training activations of one
         minibatch (about 40,000 floats per 28×28 image for forward and backward), the
         evaluation images, and about 700 MB for Python, torch and the plotting libraries.
         """
@@ -93,6 +97,8 @@ class Settings(ChapterSettings):
         kept = len(set(self.show_generations) | set(range(min(compared,
                                                                    self.generations))))
         fixed_sets = kept if self.synthetic == "fixed" else compared
+        if self.synthetic == "stream" and self.precision != "fp32":
+            fixed_sets += 1  # the fast loop decodes a whole epoch of the stream at once
         parts = {
             "n_train": self.n_train * image * (3 + fixed_sets),
             "batch_size": self.batch_size * image * 50,
@@ -109,14 +115,14 @@ class Settings(ChapterSettings):
 SMOKE = dict(dataset="digits", n_train=1500, generations=3, epochs=3, batch_size=256,
              show_generations=[0, 1, 2], compare_generations=2, n_eval=500,
              classifier_train=1500)
-PAPER = dict(n_train=60000, generations=21, epochs=30, batch_size=256,
+PAPER = dict(n_train=60000, generations=21, epochs=30, batch_size=256, learning_rate=1e-3,
              show_generations=[0, 5, 10, 20], compare_generations=6, n_eval=10000,
-             classifier_train=20000, device="auto")
+             classifier_train=20000, device="auto", precision="fp32")
 
 # What the paper (§5.1, Figs 8-9) and the authors' VAE_experiments.ipynb say, per setting
 # (DESIGN.md §4). Keys that are profile parameters get the profiles' values beside them.
 REFERENCE = {
-    "dataset": dict(setting="data", paper="MNIST", code="MNIST, ToTensor() in [0, 1]"),
+    "dataset": dict(setting="data", paper="handwritten digits (as Kingma & Welling)", code="MNIST, ToTensor() in [0, 1]"),
     "n_train": dict(setting="real training images (generation 0)", paper="not stated",
                     code="60000"),
     "synthetic": dict(setting="training data of generation ≥ 1", paper="not stated",
@@ -128,6 +134,8 @@ REFERENCE = {
                              code="every one"),
     "epochs": dict(setting="epochs per generation", paper="not stated", code="30"),
     "batch_size": dict(setting="batch size", paper="not stated", code="256"),
+    "precision": dict(setting="arithmetic (auto: bf16 where the hardware has it)",
+                      paper="not stated", code="fp32 (plain PyTorch loop)"),
     "latent_dim": dict(setting="latent dimension", paper="not stated", code="20"),
     "learning_rate": dict(setting="Adam learning rate", paper="not stated", code="0.001"),
     "weight_decay": dict(setting="Adam weight decay", paper="not stated", code="1e-05"),
@@ -152,7 +160,7 @@ def family_and_data(settings: Settings, rng: np.random.Generator,
                  batch_size=settings.batch_size, learning_rate=settings.learning_rate,
                  weight_decay=settings.weight_decay,
                  synthetic=synthetic or settings.synthetic, device=settings.device,
-                 fit_cache=fit_cache)
+                 precision=settings.precision, fit_cache=fit_cache)
     images, labels = mnist.load(settings.dataset, "train")
     real, _ = mnist.subset(images, labels, settings.n_train, rng)
     return family, real[None]
@@ -165,7 +173,7 @@ def checkpoint_path(family, initial_data, generations: int, sample_size,
     same call finds its finished or interrupted run again."""
     stem = checkpoint.path_for(cache_dir, family, initial_data, generations, sample_size,
                                rng.bit_generator.state, mixing, sorted(keep),
-                               code=("loop", "vae", "vae_stream"))
+                               code=("loop", "vae", "vae_stream", "vae_train"))
     return stem.with_name(f"{family.synthetic}-{stem.name}.pkl")
 
 
@@ -194,31 +202,35 @@ def tile(images: np.ndarray, columns: int = 8) -> np.ndarray:
 
 
 def generation_summary(kept: dict, real: np.ndarray, classifier, n_eval: int,
-                       rng: np.random.Generator):
+                       rng: np.random.Generator, precision: str = "fp32"):
     """What each kept generation's VAE produces, seen through the generation-0 encoder.
 
     ``kept`` is ``History.kept`` of a VAE run: ``{g: (params, training data)}`` with
     generation 0 among them. For every ``g``: ``n_eval`` images decoded from
     ``N(0, I)`` latents by VAE ``g``, their latent means under the *generation-0*
     encoder (paper Fig 8), the spread of those latents (:func:`latent_spread`, relative
-    to the encoder's latents of ``n_eval`` real images) and the fraction of the images a
-    classifier trained on real digits assigns to each digit. Returns
+    to the encoder's latents of ``n_eval`` real images), the fraction of the images a
+    classifier trained on real digits assigns to each digit and its mean confidence
+    (:func:`collapse.mnist.class_confidence`). Returns
     ``(latents, table)``: ``latents`` maps ``"real"`` and every ``g`` to an
-    ``(n_eval, latent_dim)`` array; ``table`` has one row per generation.
+    ``(n_eval, latent_dim)`` array; ``table`` has one row per generation. ``precision``:
+    the arithmetic of the encoder and decoders (see :meth:`collapse.vae.VAE.decode`).
     """
     if 0 not in kept:
         raise ValueError("generation_summary needs the generation-0 model (the reference)")
     n_eval = validate.integer("n_eval", n_eval, minimum=2, maximum=len(real))
     models = {g: params for g, (params, _) in kept.items()}
     reference_images = real[rng.choice(len(real), n_eval, replace=False)]
-    latents = {"real": VAE.encode(models[0], reference_images)}
+    latents = {"real": VAE.encode(models[0], reference_images, precision=precision)}
     rows = [dict(generation="real", **latent_spread(latents["real"], latents["real"]),
+                 confidence=mnist.class_confidence(classifier, reference_images),
                  **_class_columns(mnist.class_fractions(classifier, reference_images)))]
     for g in sorted(models):
         z = rng.standard_normal((n_eval, models[g].model.latent_dim)).astype(np.float32)
-        images = VAE.decode(models[g], z)
-        latents[g] = VAE.encode(models[0], images)
+        images = VAE.decode(models[g], z, precision=precision)
+        latents[g] = VAE.encode(models[0], images, precision=precision)
         rows.append(dict(generation=g, **latent_spread(latents[g], latents["real"]),
+                         confidence=mnist.class_confidence(classifier, images),
                          **_class_columns(mnist.class_fractions(classifier, images))))
     return latents, pd.DataFrame(rows)
 
