@@ -184,12 +184,11 @@ def t_verdict(result: dict, agree: str = "no measurable difference",
     its degrees of freedom and p quoted: ``"no measurable difference (paired t = +3.9,
     df = 2, p = 0.06)"``."""
     words = agree if result["p"] > level else (higher if result["t"] > 0 else lower)
-    return (f"{words} ({test} = {result['t']:+.1f}, df = {result['df']}, "
-            f"p = {_p_value(result['p'])})")
+    return f"{words} ({test} = {result['t']:+.1f}, df = {result['df']}, {_p_value(result['p'])})"
 
 
 def _p_value(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def data_variance_per_run(means, stds, mean: float = 0.0) -> np.ndarray:
