@@ -326,3 +326,137 @@ def test_estimate_counts_the_work_of_a_profile_and_divides_by_measured_rates():
     seconds = estimate.estimate(config, rates)
     assert seconds["train"] == (1 + 2 + 1) * 2 * 24
     assert "total" in estimate.report(config, rates)
+
+
+# ----------------------------------------------------- the stand-in and the authors' code
+
+
+def test_authors_tokenisation_fails_loudly_with_a_tokenizer_of_other_habits(setup):
+    """A tokenizer that does not put </s> before every line (a hub tokenizer with other
+    settings), or that adds more than that, stops block cutting instead of silently
+    changing the blocks."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import AutoTokenizer
+
+    lines = [" = Heading = \n", "", " Some text .\n"] * 4
+    plain = AutoTokenizer.from_pretrained(setup.base)
+    plain._tokenizer.post_processor = TemplateProcessing(single="$A", special_tokens=[])
+    with pytest.raises(ValueError, match="puts </s> before every line"):
+        lm.to_blocks(plain, lines, block=4)
+    lm.to_blocks(plain, lines, block=4, tokenisation="plain")  # nothing expected: fine
+    both_ends = AutoTokenizer.from_pretrained(setup.base)
+    both_ends._tokenizer.post_processor = TemplateProcessing(
+        single="</s> $A </s>", special_tokens=[("</s>", 2)])
+    with pytest.raises(ValueError, match="adds only </s>"):
+        lm.to_blocks(both_ends, lines, block=4)
+
+
+def test_blocks_cut_per_group_of_lines_as_the_authors_datasets_map(setup):
+    """``group_lines``: every group of lines is cut on its own and drops its remainder (the
+    authors' group_texts inside datasets.map batches of 1,000 lines)."""
+    from transformers import AutoTokenizer
+
+    from collapse.lm.data import first_blocks
+
+    tokenizer = AutoTokenizer.from_pretrained(setup.base)
+    lines = lm.wikitext_lines("validation")[:700]
+    grouped = lm.to_blocks(tokenizer, lines, group_lines=100)
+    expected = np.concatenate([lm.to_blocks(tokenizer, lines[i:i + 100])
+                               for i in range(0, 700, 100)])
+    np.testing.assert_array_equal(grouped, expected)
+    whole = lm.to_blocks(tokenizer, lines)
+    assert len(whole) - 7 <= len(grouped) <= len(whole)  # at most one block lost per group
+    np.testing.assert_array_equal(first_blocks(tokenizer, lines, 9, group_lines=100),
+                                  grouped[:9])
+    np.testing.assert_array_equal(first_blocks(tokenizer, lines, 0, group_lines=100), grouped)
+
+
+def test_the_authors_perplexity_averages_per_batch_losses(setup):
+    """``average="batches"``: exp of the mean of per-batch mean losses (the last batch
+    partial); equal to the token average when every batch is full."""
+    model = lm.load_model(setup.base)
+    blocks = setup.test[:7]
+    nll = lm.token_nll(model, blocks)
+    expected = np.exp(np.mean([nll[:3].mean(), nll[3:6].mean(), nll[6:].mean()]))
+    assert lm.perplexity(model, blocks, batch_size=3, average="batches") == \
+        pytest.approx(expected, rel=1e-6)
+    assert lm.perplexity(model, blocks[:6], batch_size=3, average="batches") == \
+        pytest.approx(lm.perplexity(model, blocks[:6]), rel=1e-6)
+    with pytest.raises(ValueError, match="average"):
+        lm.perplexity(model, blocks, average="runs")
+
+
+@pytest.mark.parametrize("everywhere", [False, True])
+def test_penalty_everywhere_is_the_authors_main_py_in_every_regime(setup, everywhere):
+    config = smoke(repetition_penalty=3.0, penalty_everywhere=everywhere)
+    penalties = {name: lm_chapter.regime(setup, config, name, 0)[0].repetition_penalty
+                 for name in lm_chapter.REGIMES}
+    expected = {name: 3.0 if everywhere or "penalty" in name else 1.0
+                for name in lm_chapter.REGIMES}
+    assert penalties == expected
+
+
+def test_stand_in_captions_say_so():
+    """Every language-model figure says on which model it ran: the stand-in's captions
+    say that the paper's scale needs the paper profile (issue 18.1)."""
+    import jupytext
+    from conftest import ROOT
+
+    note = lm_chapter.scale_note(smoke(), "Fig 10")
+    assert "offline stand-in" in note and "paper profile" in note
+    assert "facebook/opt-125m" in lm_chapter.scale_note(
+        settings.resolve("language_models", "paper"), "Fig 10")
+    figures = [c for c in jupytext.read(ROOT / "chapters" / "language_models.md").cells
+               if "mystnb" in c.metadata]
+    assert len(figures) == 4
+    for cell in figures:
+        caption = cell.metadata["mystnb"]["figure"]["caption"]
+        assert caption.startswith("{glue:text}`lm-scale-"), caption
+        assert "Reproduces" not in caption
+
+
+def test_pretraining_texts():
+    from collapse.lm import corpus
+
+    line = (' The game \'s " battle system " ( BSS ) , 1 @,@ 000 @-@ year , '
+            "isn 't over .\n")
+    assert corpus.detokenize(line) == \
+        ' The game\'s "battle system" (BSS), 1,000-year, isn\'t over.\n'
+    assert corpus.detokenize(" = = Gameplay = = \n") == " Gameplay\n"
+    paragraphs = corpus._prose('Short.\n\n    A long enough paragraph of plain words that '
+                               'reads as English prose, more than sixty characters.\n\n'
+                               '    >>> np.sum([1, 2])\n    3\n\n    Parameters\n    ------'
+                               '----\n')
+    assert paragraphs == [" A long enough paragraph of plain words that reads as English "
+                          "prose, more than sixty characters.\n"]
+    half = corpus.pretraining_lines("wikitext", drop_unk=True)
+    every = lm.data.text_lines("train", True)
+    assert half == every[len(every) // 2:]
+    shuffled = corpus.pretraining_lines("wikitext-shuffled")
+    assert [sorted(a.split()) for a in shuffled[:50]] == [sorted(b.split()) for b in half[:50]]
+    assert corpus.uses_wikitext("wikitext-prose") and not corpus.uses_wikitext("docstrings")
+    with pytest.raises(ValueError, match="pretrain_text"):
+        smoke(pretrain_text="the web")
+
+
+def test_fine_tuning_helps_the_smoke_stand_in(tmp_path, monkeypatch):
+    """Generation 0 is better than zero-shot on the test set at the smoke profile's size,
+    computed as the chapter glues them (mean over runs of generation 0's test perplexity):
+    the stand-in is pre-trained on docstrings, not on WikiText-2."""
+    monkeypatch.chdir(tmp_path)  # its own cache
+    config = smoke()
+    assert config.pretrain_text == "docstrings"
+    zero_shot, gen0 = lm_chapter.fine_tuning_gain(lm_chapter.prepare(config, progress=False),
+                                                  config)
+    assert gen0 < 0.97 * zero_shot
+
+
+@pytest.mark.slow
+def test_fine_tuning_helps_the_quick_stand_in():
+    """The quick profile's glued numbers: generation 0 clearly below zero-shot (about
+    half). Pre-trains the quick base once (about 20 s on one core) into .cache/lm, which
+    the chapter then reuses."""
+    config = settings.resolve("language_models", "quick")
+    zero_shot, gen0 = lm_chapter.fine_tuning_gain(lm_chapter.prepare(config, progress=False),
+                                                  config)
+    assert gen0 < 0.75 * zero_shot

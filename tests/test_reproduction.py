@@ -41,6 +41,40 @@ def test_z_score_and_verdict():
         rp.verdict(1.0)  # every verdict names its degrees of freedom (None: an exact SE)
 
 
+def test_t_test_and_its_verdict_name_the_test_and_degrees_of_freedom():
+    from scipy import stats
+
+    values = np.array([0.5, 1.5, 1.0, 2.0])
+    result = rp.t_test(values)
+    expected = stats.ttest_1samp(values, 0.0)
+    assert result["t"] == pytest.approx(expected.statistic)
+    assert result["p"] == pytest.approx(expected.pvalue) and result["df"] == 3
+    paired = stats.ttest_rel([3.0, 4.1, 5.2], [2.0, 2.9, 4.3])
+    result = rp.t_test(np.array([3.0, 4.1, 5.2]) - np.array([2.0, 2.9, 4.3]))
+    assert result["t"] == pytest.approx(paired.statistic) and result["df"] == 2
+    # z = +3.9 from 3 seeds is not significant as a t with 2 degrees of freedom
+    three = rp.t_from(3.9, 1.0, 2)
+    assert 0.05 < three["p"] < 0.07
+    assert rp.t_verdict(three) == "no measurable difference (paired t = +3.9, df = 2, p = 0.06)"
+    assert rp.t_verdict(rp.t_from(-9.0, 1.0, 4), lower="lower").startswith("lower (paired t")
+    assert "p < 0.001" in rp.t_verdict(rp.t_from(50.0, 1.0, 10))
+    with pytest.raises(ValueError, match="spread"):
+        rp.t_test([1.0, 1.0, 1.0])
+
+
+def test_against_real_pairs_each_continuation_with_the_block_after_its_prompt():
+    import pandas as pd
+
+    real = np.array([10.0, 20.0, 30.0, 40.0])
+    new = np.array([10.0, 15.0, 20.0, 99.0])  # continuation i against real block i + 1
+    rows = pd.concat([pd.DataFrame({"penalty": 0.0, "block": range(4), "perplexity": real}),
+                      pd.DataFrame({"penalty": 2.0, "block": range(4), "perplexity": new})])
+    result = rp.against_real(rows, 2.0)
+    ratios = new[:-1] / real[1:]
+    assert result["ratio"] == pytest.approx(np.exp(np.mean(np.log(ratios))))
+    assert result["df"] == 2
+
+
 @pytest.mark.parametrize(("value", "se", "text"), [
     (0.75234, 0.00412, "0.7523 ± 0.0041"),
     (12.345, None, "12.3"),
@@ -198,3 +232,12 @@ def test_lm_training_readings_run_every_setting(tmp_path):
     assert sorted(penalty["penalty"].unique()) == [0.0, 1.0, 2.0]
     assert (penalty.groupby("penalty").size() == len(setup.train)).all()
     assert (penalty["distinct_tokens"] <= setup.train.shape[1]).all()
+    # the code's penalty in every generation against the paper's none: generation 1 from
+    # the chapter's base; the no-penalty one is the start_from row of the same base
+    everywhere = readings["everywhere"]
+    assert sorted(everywhere["penalty"].unique()) == [1.0, 3.0] and len(everywhere) == 4
+    same = start.query("start_from == @config.start_from").set_index("seed").test_perplexity
+    np.testing.assert_allclose(everywhere.query("penalty == 1.0").set_index("seed")
+                               .test_perplexity, same)
+    versus = rp.against_real(penalty, 2.0)
+    assert versus["df"] == len(setup.train) - 2 and versus["ratio"] > 0

@@ -3,6 +3,8 @@
 Read in this order, as in nanoGPT:
 
 * :mod:`.data`: WikiText-2 lines and 64-token blocks;
+* :mod:`.corpus`: the offline stand-in's pre-training text (docstrings of pinned packages,
+  or WikiText variants), distributed unlike its fine-tuning text;
 * :mod:`.model`: the pre-trained base model (``facebook/opt-125m``, a local copy, the
   offline stand-in :func:`tiny_base`, or :func:`random_opt` for tests and benchmarks);
 * :mod:`.train`: fine-tuning and perplexity;

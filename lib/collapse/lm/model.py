@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .. import data as data_sources
 from .. import hashing, validate
-from .data import BLOCK, CACHE, text_lines, to_blocks, wikitext_lines
+from .corpus import PRETRAIN_TEXTS, identity, pretraining_lines
+from .data import BLOCK, CACHE, to_blocks, wikitext_lines
 
 HUB_MODEL = "facebook/opt-125m"
 # OPT's special-token ids
@@ -66,8 +67,11 @@ def load_model(model_or_path):
 
 @dataclass(frozen=True)
 class TinyOPT:
-    """Size of the offline stand-in for OPT-125m (which has 768 / 12 / 12 / 3072, 50k tokens)."""
+    """Size and pre-training of the offline stand-in for OPT-125m (which has 768 / 12 / 12 /
+    3072, 50k tokens, pre-trained on web text); ``text`` is its pre-training text
+    (:mod:`.corpus`), from which its tokenizer is learnt too."""
 
+    text: str = "docstrings"
     vocab_size: int = 2048
     hidden_size: int = 128
     layers: int = 2
@@ -79,6 +83,7 @@ class TinyOPT:
     pretrain_lr: float = 1e-3
 
     def __post_init__(self):
+        validate.choice("pretrain_text", self.text, PRETRAIN_TEXTS)
         validate.integer("vocab_size", self.vocab_size, minimum=300, maximum=65_000)
         validate.integer("hidden_size", self.hidden_size, minimum=8)
         validate.integer("layers", self.layers, minimum=1)
@@ -157,8 +162,9 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
               drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
-    tokenizer, pre-trained on the *second half* of the WikiText-2 training split's lines;
-    the experiment fine-tunes on blocks from the first half. Returns the directory."""
+    tokenizer, both learnt from the pre-training text ``spec.text`` (:mod:`.corpus`; the
+    WikiText texts use the *second half* of the training split's lines, and the experiment
+    then fine-tunes on blocks from the first half). Returns the directory."""
     import torch
 
     from .train import Training, train
@@ -166,14 +172,14 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     if not isinstance(spec, TinyOPT):
         raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
-    lines = text_lines("train", drop_unk)
-    key = hashing.digest(spec, seed, tokenisation, drop_unk, len(lines), lines[:50], lines[-50:],
-                         hashing.code_digest("lm.data", "lm.model", "lm.train"))
+    key = hashing.digest(spec, seed, tokenisation, identity(spec.text, drop_unk),
+                         hashing.code_digest("lm.corpus", "lm.data", "lm.model", "lm.train"))
     out = CACHE / f"base-{key}"
     if (out / "done").exists():
         return str(out.resolve())
+    lines = pretraining_lines(spec.text, drop_unk)
     tokenizer = opt_tokenizer(lines, spec.vocab_size, spec.tokenizer_chars)
-    blocks = to_blocks(tokenizer, lines[len(lines) // 2:], BLOCK, tokenisation)
+    blocks = to_blocks(tokenizer, lines, BLOCK, tokenisation)
     config = opt_config(len(tokenizer), spec.hidden_size, spec.layers, spec.heads, spec.ffn_dim,
                         positions=4 * BLOCK)
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):

@@ -183,10 +183,21 @@ def token_nll(model_or_path, blocks: np.ndarray, batch_size: int = 64,
     return np.concatenate(out) if out else np.zeros((0, blocks.shape[1] - 1))
 
 
+AVERAGES = ("tokens", "batches")
+
+
 def perplexity(model_or_path, blocks: np.ndarray, batch_size: int = 64,
-               precision: str = "fp32") -> float:
-    """Perplexity of a data set: exp of the mean token NLL over all its blocks (Fig 10)."""
-    return float(np.exp(token_nll(model_or_path, blocks, batch_size, precision).mean()))
+               precision: str = "fp32", average: str = "tokens") -> float:
+    """Perplexity of a data set (Fig 10): exp of the mean token NLL over all its blocks
+    (``average="tokens"``), or exp of the mean of the per-batch mean losses of batches of
+    ``batch_size`` blocks, the last one possibly partial (``"batches"``: what the authors'
+    Lightning code averages, with batches of 128; the two agree when every batch is full)."""
+    validate.choice("average", average, AVERAGES)
+    nll = token_nll(model_or_path, blocks, batch_size, precision)
+    if average == "tokens":
+        return float(np.exp(nll.mean()))
+    means = [nll[i:i + batch_size].mean() for i in range(0, len(nll), batch_size)]
+    return float(np.exp(np.mean(means)))
 
 
 def perplexities(model_or_path, blocks: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -10,8 +10,8 @@ them. The chapter runs every regime and run with the visible call ::
 
 and :func:`regime_tables` turns the histories into the tables its figures read.
 
-``model = "tiny"`` is the offline stand-in (a small OPT pre-trained on half of WikiText-2,
-see :func:`collapse.lm.tiny_base`); ``paper`` uses ``facebook/opt-125m`` (the hub, or a
+``model = "tiny"`` is the offline stand-in (a small OPT pre-trained on text unlike
+WikiText-2, see :func:`collapse.lm.tiny_base` and :mod:`collapse.lm.corpus`); ``paper`` uses ``facebook/opt-125m`` (the hub, or a
 local directory ``COLLAPSE_DATA_DIR/opt-125m``). ``0`` blocks means the whole split.
 """
 
@@ -23,10 +23,19 @@ import pandas as pd
 
 from collapse import checkpoint, loop, validate
 from collapse.book.settings import ChapterSettings, listed
-from collapse.lm.data import CACHE, SPLITS, TOKENISATIONS, first_blocks, load_blocks, text_lines
+from collapse.lm.corpus import uses_wikitext
+from collapse.lm.data import (
+    AUTHORS_GROUP,
+    CACHE,
+    SPLITS,
+    TOKENISATIONS,
+    first_blocks,
+    load_blocks,
+    text_lines,
+)
 from collapse.lm.family import START_FROM, KeepOriginalBatches, LanguageModel
 from collapse.lm.model import TinyOPT, base_model_source, load_model, tiny_base
-from collapse.lm.train import Training, perplexities
+from collapse.lm.train import Training, perplexities, perplexity
 
 # name: (index into the settings' epochs, keeps original data?, repetition penalty?)
 REGIMES = {
@@ -44,12 +53,13 @@ class Settings(ChapterSettings):
     ``model = "tiny"`` only."""
 
     model: str = "tiny"
+    pretrain_text: str = "docstrings"
     vocab_size: int = 1024
     hidden_size: int = 64
     layers: int = 2
     heads: int = 4
     tokenizer_chars: int = 2_000_000
-    pretrain_steps: int = 400
+    pretrain_steps: int = 800
     pretrain_batch: int = 16
     pretrain_lr: float = 2.5e-3
     train_blocks: int = 64
@@ -58,13 +68,17 @@ class Settings(ChapterSettings):
     generations: int = 4
     runs: int = 2
     epochs: list[int] = listed(5, 10)  # [without original data, with 10% original data]
-    lr: float = 3e-4
+    lr: float = 5e-4
     batch_size: int = 8
     num_beams: int = 5
     generate_batch: int = 64
     repetition_penalty: float = 2.0
+    # True: every regime's beam search uses repetition_penalty (the authors' main.py, 3.0);
+    # False: only the Fig 14 regime does (the paper's text)
+    penalty_everywhere: bool = False
     # the authors' choices (see REFERENCE)
     tokenisation: str = "authors"
+    group_lines: int = AUTHORS_GROUP  # blocks cut per 1,000-line datasets.map batch; 0: whole split
     weight_decay: float = 0.01
     schedule: str = "cosine-epoch"
     precision: str = "fp32"
@@ -108,14 +122,16 @@ class Settings(ChapterSettings):
         validate.integer("generate_batch", self.generate_batch, minimum=1)
         validate.real("repetition_penalty", self.repetition_penalty, 1.0, 10.0)
         validate.choice("tokenisation", self.tokenisation, TOKENISATIONS)
+        validate.integer("group_lines", self.group_lines, minimum=0)
         validate.choice("start_from", self.start_from, START_FROM)
         validate.choice("keep_original", self.keep_original, MIXINGS)
-        if not isinstance(self.drop_unk, bool):
-            raise TypeError(f"drop_unk must be True or False, got {self.drop_unk!r}")
+        for name in ("drop_unk", "penalty_everywhere"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def tiny_spec(self) -> TinyOPT:
         """The offline stand-in's size and pre-training."""
-        return TinyOPT(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
+        return TinyOPT(text=self.pretrain_text, vocab_size=self.vocab_size, hidden_size=self.hidden_size,
                        layers=self.layers, heads=self.heads, ffn_dim=4 * self.hidden_size,
                        tokenizer_chars=self.tokenizer_chars, pretrain_steps=self.pretrain_steps,
                        pretrain_batch=self.pretrain_batch, pretrain_lr=self.pretrain_lr)
@@ -163,6 +179,8 @@ PAPER = dict(model="facebook/opt-125m", train_blocks=0, valid_blocks=0, test_blo
 # what the paper's text says and what the authors' code iliaishacked/curse_recurse does.
 REFERENCE = {
     "model": dict(setting="model", paper="OPT-125m", code="facebook/opt-125m"),
+    "pretrain_text": dict(setting="pretrain_text (stand-in only)",
+                          paper="OPT's pre-training corpus (web text)", code="—"),
     "tokenisation": dict(setting="tokenisation", paper="64-token blocks",
                          code="tokenizer(line), </s> before every line (authors)"),
     "train_blocks": dict(setting="train_blocks", paper="all (≈37k blocks)", code="0 (all)"),
@@ -177,6 +195,11 @@ REFERENCE = {
     "precision": dict(setting="precision", paper="—", code="fp32"),
     "num_beams": dict(setting="num_beams", paper=5, code=5),
     "repetition_penalty": dict(setting="repetition_penalty", paper="2.0 (Fig 14)", code=3.0),
+    "penalty_everywhere": dict(setting="penalty_everywhere",
+                               paper="False (a penalty in the Fig 14 regime only)",
+                               code="True (main.py: 3.0 in every generation of every run)"),
+    "group_lines": dict(setting="group_lines", paper="—",
+                        code="1000 (group_texts per datasets.map batch)"),
     "start_from": dict(setting="start_from", paper="both readings",
                        code="a --load-name checkpoint (scripts not published)"),
     "keep_original": dict(setting="keep_original", paper="a random 10%",
@@ -199,26 +222,28 @@ class Setup:
 
 def prepare(settings: Settings, progress: bool = True) -> Setup:
     """Load (or, for ``model="tiny"``, build) the base model and cut WikiText-2 into
-    64-token blocks. ``0`` blocks means the whole split. For the tiny model only the first
-    half of the training split's lines is used (the second half pre-trained it)."""
+    64-token blocks. ``0`` blocks means the whole split. When the tiny model was
+    pre-trained on the second half of the training split's lines, only the first half
+    gives training blocks."""
     wanted = [settings.train_blocks, settings.valid_blocks, settings.test_blocks]
     tiny = settings.model == "tiny"
     tokenisation, drop_unk = settings.tokenisation, settings.drop_unk
+    cutting = dict(tokenisation=tokenisation, group_lines=settings.group_lines)
     source = (tiny_base(settings.tiny_spec(), tokenisation=tokenisation, drop_unk=drop_unk,
                         progress=progress)
               if tiny else base_model_source(settings.model))
-    if tiny:  # the first half of the training lines (the second pre-trained the base),
-        # tokenized only as far as the blocks asked for
+    if tiny:  # tokenized only as far as the blocks asked for
         from transformers import AutoTokenizer
 
-        lines = text_lines("train", drop_unk)
-        train = first_blocks(AutoTokenizer.from_pretrained(source), lines[: len(lines) // 2],
-                             wanted[0], tokenisation=tokenisation)
-        splits = [train] + [load_blocks(source, split, tokenisation=tokenisation,
-                                        drop_unk=drop_unk) for split in SPLITS[1:]]
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        splits = []
+        for split, n in zip(SPLITS, wanted, strict=True):
+            lines = text_lines(split, drop_unk)
+            if split == "train" and uses_wikitext(settings.pretrain_text):
+                lines = lines[: len(lines) // 2]
+            splits.append(first_blocks(tokenizer, lines, n, **cutting))
     else:
-        splits = [load_blocks(source, split, tokenisation=tokenisation, drop_unk=drop_unk)
-                  for split in SPLITS]
+        splits = [load_blocks(source, split, drop_unk=drop_unk, **cutting) for split in SPLITS]
     for name, blocks, n in zip(SPLITS, splits, wanted, strict=True):
         if n > len(blocks):
             raise ValueError(f"{name}_blocks must be <= {len(blocks)} (the {name} split has "
@@ -236,7 +261,8 @@ def regime(setup: Setup, settings: Settings, name: str, run: int,
         setup.base, setup.train, setup.valid, setup.test,
         training=settings.training(settings.epochs[epochs_index]),
         start_from=settings.start_from, num_beams=settings.num_beams,
-        repetition_penalty=settings.repetition_penalty if penalised else 1.0,
+        repetition_penalty=(settings.repetition_penalty
+                            if penalised or settings.penalty_everywhere else 1.0),
         generate_batch=settings.generate_batch, seed=run, workdir=str(workdir),
         progress=progress)
     if not keeps_original:
@@ -246,6 +272,19 @@ def regime(setup: Setup, settings: Settings, name: str, run: int,
     else:
         mixing = loop.KeepOriginal(0.1)
     return family, mixing
+
+
+def fine_tuning_gain(setup: Setup, settings: Settings,
+                     workdir: str | Path = CACHE / "models") -> tuple[float, float]:
+    """(zero-shot, generation 0): the test perplexity of the pre-trained base and the mean
+    over runs of generation 0's (fine-tuned on the real blocks, as the regime without
+    original data fits it): the chapter's glued ``zero_shot`` and ``gen0``. The fits are
+    the chapter's own (cached by content hash)."""
+    fitted = [regime(setup, settings, "no original data", run, workdir)[0].fit(setup.train[None])
+              for run in range(settings.runs)]
+    return (perplexity(setup.base, setup.test, precision=settings.precision),
+            float(np.mean([perplexity(model, setup.test, precision=settings.precision)
+                           for model in fitted])))
 
 
 def checkpoint_path(family, mixing, rng: np.random.Generator, generations: int,
@@ -279,6 +318,15 @@ def regime_tables(histories: list) -> dict:
             "perplexities": generation_perplexities(histories),
             "data": [{g: d[0] for g, (_, d) in h.kept.items()} for h in histories],
             "models": [{g: m for g, (m, _) in h.kept.items()} for h in histories]}
+
+
+def scale_note(settings: Settings, figure: str) -> str:
+    """The sentence a figure's caption starts with: on which model ``figure``'s experiment
+    ran, and, for the offline stand-in, that the paper's scale needs the paper profile."""
+    if settings.model == "tiny":
+        return (f"{figure}'s experiment on the offline stand-in; the paper's scale needs the "
+                f"paper profile.")
+    return f"{figure}'s experiment with {settings.model} ({settings.profile} profile)."
 
 
 def tail_share(per_sequence: pd.DataFrame, quantile: float = 0.95) -> pd.Series:

@@ -172,6 +172,41 @@ def verdict(z: float, *, df: int | None, limit: float = 3.0, agree: str = "agree
             f"({'z' if df is None else 't'} = {z:+.1f}, {test}, {shown})")
 
 
+def t_test(differences, reference: float = 0.0) -> dict[str, float]:
+    """One-sample (or, on differences, paired) Student t-test of mean ``reference``: the
+    mean, its standard error, ``t``, the degrees of freedom ``n − 1`` and the two-sided
+    p-value."""
+    differences = np.asarray(differences, dtype=float).ravel()
+    mean, se = mean_and_se(differences)
+    if not se > 0:
+        raise ValueError("the values have no spread: a t-test needs some")
+    return t_from(mean, se, len(differences) - 1, reference)
+
+
+def t_from(mean: float, se: float, df: int, reference: float = 0.0) -> dict[str, float]:
+    """:func:`t_test` from a mean, its standard error and the degrees of freedom."""
+    from scipy import stats
+
+    t = float(z_score(mean, se, reference))
+    return {"mean": float(mean), "se": float(se), "t": t, "df": int(df),
+            "p": float(2 * stats.t.sf(abs(t), df))}
+
+
+def t_verdict(result: dict, agree: str = "no measurable difference",
+              higher: str = "higher", lower: str = "lower", level: float = 0.05,
+              test: str = "paired t") -> str:
+    """``agree`` unless the two-sided t-test ``result`` (:func:`t_test`, :func:`t_from`)
+    rejects at ``level``, else ``higher``/``lower`` by the sign of ``t``; the test, ``t``,
+    its degrees of freedom and p quoted: ``"no measurable difference (paired t = +3.9,
+    df = 2, p = 0.06)"``."""
+    words = agree if result["p"] > level else (higher if result["t"] > 0 else lower)
+    return f"{words} ({test} = {result['t']:+.1f}, df = {result['df']}, {_p_value(result['p'])})"
+
+
+def _p_value(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
 def data_variance_per_run(means, stds, mean: float = 0.0) -> np.ndarray:
     """Per run, ``(µ̂_g − µ)² + σ̂²_g``. A point of ``D_{g+1}`` is ``µ̂_g + σ̂_g Z``, so the
     average of these over runs estimates ``Var(X^{g+1})`` without bias (§4.2) and, unlike
@@ -226,15 +261,18 @@ def decode_variants(model, latents) -> tuple[np.ndarray, np.ndarray, float]:
 
 def tokenisation_comparison(tokenizer, lines, block: int = 64) -> dict[str, float]:
     """The same lines cut into ``block``-token rows with OPT's ``</s>`` before every line
-    (``tokenisation="authors"``, the authors' ``dataset.py``) and without it (``"plain"``):
-    row counts, the share of tokens that are the separator, and the blank lines that the
-    authors' way turns into a lone ``</s>``."""
-    from collapse.lm.data import to_blocks
+    (``tokenisation="authors"``, the authors' ``dataset.py``) and without it (``"plain"``),
+    and, the authors' way, cut per 1,000-line ``datasets.map`` batch (``group_lines``)
+    rather than over the whole text: row counts, the share of tokens that are the
+    separator, and the blank lines that the authors' way turns into a lone ``</s>``."""
+    from collapse.lm.data import AUTHORS_GROUP, to_blocks
 
     authors = to_blocks(tokenizer, lines, block, "authors")
     plain = to_blocks(tokenizer, lines, block, "plain")
+    grouped = to_blocks(tokenizer, lines, block, "authors", group_lines=AUTHORS_GROUP)
     separator = tokenizer.bos_token_id
     return {"blocks_authors": int(len(authors)), "blocks_plain": int(len(plain)),
+            "blocks_grouped": int(len(grouped)),
             "separator_share": float(np.mean(authors == separator)),
             "blank_lines": int(sum(1 for line in lines if not line.strip()))}
 
@@ -267,8 +305,8 @@ def selection_overlap(blocks: int, fraction: float, batch_size: int,
 
 
 def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
-                         workdir=None) -> dict:
-    """Three of §5.2's training choices, each run both (or all) ways on one language-model
+                         workdir=None, code_penalty: float = 3.0) -> dict:
+    """Four of §5.2's training choices, each run both (or all) ways on one language-model
     ``setup`` (:func:`collapse.book.chapters.language_models.prepare`) with the settings
     ``lm_settings`` of that chapter and the epochs of its "no original data" regime:
 
@@ -280,7 +318,11 @@ def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
       continuation under that generation 0, its number of distinct tokens), penalty
       ``0`` holding the real blocks;
     * ``start_from``: per seed and reading of ``lm.family.START_FROM``, generation 1 fitted
-      on generation 0's continuations; rows (seed, start_from, test perplexity).
+      on generation 0's continuations; rows (seed, start_from, test perplexity);
+    * ``everywhere``: per seed, generation 1 (from ``lm_settings.start_from``) fitted on
+      generation 0's continuations written without a penalty (the paper's text) and with
+      ``code_penalty`` (the authors' ``main.py``, which uses it in every generation); rows
+      (seed, penalty, test perplexity).
     """
     from dataclasses import replace
 
@@ -296,12 +338,13 @@ def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
     if workdir is not None:
         options["workdir"] = str(workdir)
 
-    def family(seed, schedule=training.schedule, start_from=START_FROM[0]):
+    def family(seed, schedule=training.schedule, start_from=START_FROM[0], penalty=1.0):
         return LanguageModel(setup.base, setup.train, setup.valid, setup.test,
                              training=replace(training, schedule=schedule),
-                             start_from=start_from, seed=seed, **options)
+                             start_from=start_from, seed=seed, repetition_penalty=penalty,
+                             **options)
 
-    schedule_rows, start_rows, first = [], [], None
+    schedule_rows, start_rows, everywhere_rows, first = [], [], [], None
     for seed in seeds:
         for schedule in SCHEDULES:
             fitted = family(seed, schedule).fit(setup.train[None])
@@ -309,12 +352,18 @@ def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
                                   "test_perplexity": perplexity(fitted, setup.test)})
         generation0 = family(seed).fit(setup.train[None])
         first = first or generation0
-        continued = family(seed).sample(generation0, len(setup.train),
-                                        np.random.default_rng(seed))
-        for reading in START_FROM:
-            fitted = family(seed, start_from=reading).fit(continued)
-            start_rows.append({"seed": seed, "start_from": reading,
-                               "test_perplexity": perplexity(fitted, setup.test)})
+        for penalty in (1.0, code_penalty):
+            continued = family(seed, penalty=penalty).sample(
+                generation0, len(setup.train), np.random.default_rng(seed))
+            readings = START_FROM if penalty == 1.0 else (lm_settings.start_from,)
+            for reading in readings:
+                fitted = family(seed, start_from=reading).fit(continued)
+                row = {"seed": seed, "test_perplexity": perplexity(fitted, setup.test)}
+                if penalty == 1.0:
+                    start_rows.append({**row, "start_from": reading})
+                if reading == lm_settings.start_from:
+                    everywhere_rows.append({**row, "penalty": penalty})
+
     def distinct(blocks):
         return [len(np.unique(block)) for block in blocks]
 
@@ -330,4 +379,17 @@ def lm_training_readings(setup, lm_settings, seeds, penalties=(1.0, 2.0, 3.0),
                                           "distinct_tokens": distinct(new)}))
     return {"schedule": pd.DataFrame(schedule_rows),
             "penalty": pd.concat(penalty_rows, ignore_index=True),
-            "start_from": pd.DataFrame(start_rows)}
+            "start_from": pd.DataFrame(start_rows),
+            "everywhere": pd.DataFrame(everywhere_rows)}
+
+
+def against_real(penalty_rows, penalty: float) -> dict[str, float]:
+    """The continuations written with ``penalty`` against the original text, as the paper
+    compares them: continuation ``i`` (of prompt block ``i``) paired with the real block
+    that follows the prompt, block ``i + 1``; both scored by the same generation 0.
+    Returns the geometric-mean perplexity ratio and the paired t-test of the log ratios
+    (:func:`t_test`: ``n − 2`` degrees of freedom for ``n`` blocks)."""
+    real = penalty_rows.query("penalty == 0").sort_values("block").perplexity.to_numpy()
+    new = penalty_rows.query("penalty == @penalty").sort_values("block").perplexity.to_numpy()
+    log_ratio = np.log(new[:-1]) - np.log(real[1:])
+    return {"ratio": float(np.exp(log_ratio.mean())), **t_test(log_ratio)}
