@@ -402,9 +402,9 @@ def test_stand_in_captions_say_so():
     import jupytext
     from conftest import ROOT
 
-    note = lm_chapter.scale_note(smoke(), "Fig 10")
+    note = lm_chapter.caption_note(smoke(), "Fig 10")
     assert "offline stand-in" in note and "paper profile" in note
-    assert "facebook/opt-125m" in lm_chapter.scale_note(
+    assert "facebook/opt-125m" in lm_chapter.caption_note(
         settings.resolve("language_models", "paper"), "Fig 10")
     figures = [c for c in jupytext.read(ROOT / "chapters" / "language_models.md").cells
                if "mystnb" in c.metadata]

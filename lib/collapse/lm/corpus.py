@@ -41,7 +41,7 @@ def uses_wikitext(text: str) -> bool:
     return validate.choice("pretrain_text", text, PRETRAIN_TEXTS).startswith("wikitext")
 
 
-def identity(text: str, drop_unk: bool) -> tuple:
+def fingerprint(text: str, drop_unk: bool) -> tuple:
     """What determines :func:`pretraining_lines` (a cache key): the WikiText lines
     themselves, or the versions of the packages whose docstrings are read."""
     if uses_wikitext(text):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import data as data_sources
 from .. import hashing, validate
-from .corpus import PRETRAIN_TEXTS, identity, pretraining_lines
+from .corpus import PRETRAIN_TEXTS, fingerprint, pretraining_lines
 from .data import BLOCK, CACHE, to_blocks, wikitext_lines
 
 HUB_MODEL = "facebook/opt-125m"
@@ -172,7 +172,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     if not isinstance(spec, TinyOPT):
         raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
-    key = hashing.digest(spec, seed, tokenisation, identity(spec.text, drop_unk),
+    key = hashing.digest(spec, seed, tokenisation, fingerprint(spec.text, drop_unk),
                          hashing.code_digest("lm.corpus", "lm.data", "lm.model", "lm.train"))
     out = CACHE / f"base-{key}"
     if (out / "done").exists():

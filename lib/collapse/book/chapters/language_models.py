@@ -320,7 +320,7 @@ def regime_tables(histories: list) -> dict:
             "models": [{g: m for g, (m, _) in h.kept.items()} for h in histories]}
 
 
-def scale_note(settings: Settings, figure: str) -> str:
+def caption_note(settings: Settings, figure: str) -> str:
     """The sentence a figure's caption starts with: on which model ``figure``'s experiment
     ran, and, for the offline stand-in, that the paper's scale needs the paper profile."""
     if settings.model == "tiny":
