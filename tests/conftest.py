@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,11 @@ def pytest_configure(config):
         os.environ["COLLAPSE_DATA_DIR"] = str(SHARED_DATA)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    # The Ctrl-C tests need Ctrl-C to mean KeyboardInterrupt, in this process and in the
+    # processes it starts, as in a terminal. A shell that starts the tests in the
+    # background (`make test &`) ignores SIGINT, and children inherit that: restore it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
