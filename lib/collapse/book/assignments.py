@@ -297,7 +297,8 @@ message); the total is printed. A whole class, one folder of results per student
 ```bash
 for f in submissions/*.ipynb; do
     mkdir -p "results/$(basename "$f" .ipynb)"
-    otter run -a {example}/autograder/{example}-autograder.zip -o "results/$(basename "$f" .ipynb)" "$f"
+    otter run -a {example}/autograder/{example}-autograder.zip \\
+        -o "results/$(basename "$f" .ipynb)" "$f"
 done
 ```
 

@@ -31,12 +31,11 @@ def use_book_style() -> None:
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.float_format", number)
     try:  # PNGs in notebooks, every figure made readable first
-        from IPython import get_ipython
-        from matplotlib.figure import Figure
-
         # the inline backend sets its own figure formatters when it is first imported:
         # import it now, so that the book's formatter below replaces them
         import matplotlib_inline.backend_inline  # noqa: F401
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
     except ImportError:  # outside IPython
         return
     shell = get_ipython()
@@ -90,84 +89,6 @@ def readable(fig):
         if not grew:
             break
         with warnings.catch_warnings():  # a layout tight_layout cannot improve stays
-            warnings.simplefilter("ignore")
-            fig.tight_layout()
-    return fig
-
-
-def png(fig) -> bytes:
-    """The figure as the book shows it: :func:`readable`, then a PNG (100 dpi, tight
-    bounding box) that records its smallest text size in points (``Smallest-Text-Pt``),
-    so a test can check how large that text is on the page."""
-    from IPython.core.pylabtools import print_figure
-
-    smallest = smallest_text(readable(fig))
-    return print_figure(fig, "png", base64=True, metadata={"Smallest-Text-Pt": f"{smallest:g}"})
-
-
-def smallest_text(fig) -> float:
-    """The size in points of the smallest non-empty text of ``fig`` (tick labels included)."""
-    fig.canvas.draw()  # ticks and their labels exist once drawn
-    sizes = [text.get_fontsize() for text in _texts(fig)]
-    return min(sizes) if sizes else TEXT_POINTS
-
-
-def readable(fig):
-    """Enlarge every text of ``fig`` smaller than ``TEXT_POINTS`` on a figure of the page's
-    column width (more on a wider figure, which the page shrinks to the column): titles,
-    labels, legends and the major and minor tick labels. If anything grew, the figure is
-    laid out again. Returns ``fig``."""
-    smallest = TEXT_POINTS * max(1.0, fig.get_figwidth() / COLUMN_INCHES)
-    fig.canvas.draw()  # tick labels exist once drawn
-    grew = False
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            for which in ("major", "minor"):
-                labels = [t for t in axis.get_ticklabels(which=which) if t.get_text().strip()]
-                if labels and min(t.get_fontsize() for t in labels) < smallest:
-                    axis.set_tick_params(which=which, labelsize=smallest)
-                    grew = True
-    for text in _texts(fig):
-        if text.get_fontsize() < smallest:
-            text.set_fontsize(smallest)
-            grew = True
-    if grew:
-        with warnings.catch_warnings():  # a layout tight_layout cannot improve stays
-            warnings.simplefilter("ignore")
-            fig.tight_layout()
-    return fig
-
-
-def png(fig) -> bytes:
-    """The figure as the book shows it: :func:`readable`, then a PNG (100 dpi, tight
-    bounding box) that records its smallest text size in points (``Smallest-Text-Pt``),
-    so a test can check how large that text is on the page."""
-    from IPython.core.pylabtools import print_figure
-
-    smallest = smallest_text(readable(fig))
-    return print_figure(fig, "png", base64=True, metadata={"Smallest-Text-Pt": f"{smallest:g}"})
-
-
-def smallest_text(fig) -> float:
-    """The size in points of the smallest non-empty text of ``fig`` (tick labels included)."""
-    fig.canvas.draw()  # ticks and their labels exist once drawn
-    sizes = [text.get_fontsize() for text in _texts(fig)]
-    return min(sizes) if sizes else TEXT_POINTS
-
-
-def readable(fig):
-    """Enlarge the text of a figure wider than the page's column so that, shrunk to the
-    column, no tick label, legend or title is smaller than ``TEXT_POINTS`` on a figure
-    of the column's width; then lay it out again. Returns ``fig``."""
-    scale = max(1.0, fig.get_figwidth() / COLUMN_INCHES)
-    smallest = TEXT_POINTS * scale
-    for text in _texts(fig):
-        if text.get_fontsize() < smallest:
-            text.set_fontsize(smallest)
-    if scale > 1:
-        for ax in fig.axes:
-            ax.tick_params(labelsize=smallest)
-        with warnings.catch_warnings():  # a figure whose layout tight_layout cannot improve
             warnings.simplefilter("ignore")
             fig.tight_layout()
     return fig

@@ -11,8 +11,9 @@ them. The chapter runs every regime and run with the visible call ::
 and :func:`regime_tables` turns the histories into the tables its figures read.
 
 ``model = "tiny"`` is the offline stand-in (a small OPT pre-trained on text unlike
-WikiText-2, see :func:`collapse.lm.tiny_base` and :mod:`collapse.lm.corpus`); ``paper`` uses ``facebook/opt-125m`` (the hub, or a
-local directory ``COLLAPSE_DATA_DIR/opt-125m``). ``0`` blocks means the whole split.
+WikiText-2, see :func:`collapse.lm.tiny_base` and :mod:`collapse.lm.corpus`); ``paper``
+uses ``facebook/opt-125m`` (the hub, or a local directory ``COLLAPSE_DATA_DIR/opt-125m``).
+``0`` blocks means the whole split.
 """
 
 from dataclasses import dataclass
@@ -131,7 +132,8 @@ class Settings(ChapterSettings):
 
     def tiny_spec(self) -> TinyOPT:
         """The offline stand-in's size and pre-training."""
-        return TinyOPT(text=self.pretrain_text, vocab_size=self.vocab_size, hidden_size=self.hidden_size,
+        return TinyOPT(text=self.pretrain_text, vocab_size=self.vocab_size,
+                       hidden_size=self.hidden_size,
                        layers=self.layers, heads=self.heads, ffn_dim=4 * self.hidden_size,
                        tokenizer_chars=self.tokenizer_chars, pretrain_steps=self.pretrain_steps,
                        pretrain_batch=self.pretrain_batch, pretrain_lr=self.pretrain_lr)

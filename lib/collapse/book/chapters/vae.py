@@ -11,12 +11,13 @@ import pandas as pd
 from collapse import checkpoint, mnist, validate
 from collapse.book.settings import ChapterSettings, listed
 from collapse.book.settings import resolve as resolve_settings
+from collapse.vae import VAE
+from collapse.vae_train import PRECISIONS
 
 
 def resolve_paper(chapter: str):
     return resolve_settings(chapter, "paper")
-from collapse.vae import VAE
-from collapse.vae_train import PRECISIONS
+
 
 MODEL_BYTES = 647_081 * 4  # one 28×28 VAE's float32 weights
 
@@ -122,7 +123,8 @@ PAPER = dict(n_train=60000, generations=21, epochs=30, batch_size=256, learning_
 # What the paper (§5.1, Figs 8-9) and the authors' VAE_experiments.ipynb say, per setting
 # (DESIGN.md §4). Keys that are profile parameters get the profiles' values beside them.
 REFERENCE = {
-    "dataset": dict(setting="data", paper="handwritten digits (as Kingma & Welling)", code="MNIST, ToTensor() in [0, 1]"),
+    "dataset": dict(setting="data", paper="handwritten digits (as Kingma & Welling)",
+                    code="MNIST, ToTensor() in [0, 1]"),
     "n_train": dict(setting="real training images (generation 0)", paper="not stated",
                     code="60000"),
     "synthetic": dict(setting="training data of generation ≥ 1", paper="not stated",
