@@ -68,7 +68,11 @@ def readable(fig):
     column width (more on a wider figure, which the page shrinks to the column): titles,
     labels, legends and the major and minor tick labels. The width is that of the saved
     PNG, the tight bounding box (a legend outside the axes widens it), so it is measured
-    again after each enlargement. Returns ``fig``."""
+    again after each enlargement. Titles wrap at the figure's edge: a title wider than the
+    figure would widen the PNG as it grows, and the page would shrink it back. Returns
+    ``fig``."""
+    for title in [*fig.texts, *(ax.title for ax in fig.axes)]:  # fig.texts: the suptitle
+        title.set_wrap(True)
     for _ in range(4):
         fig.canvas.draw()  # tick labels exist once drawn
         shown = fig.get_tightbbox().width + 2 * 0.1  # print_figure pads 0.1 in each side
