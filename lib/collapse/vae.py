@@ -133,13 +133,17 @@ class VAE(Family):
         validate.integer("latent_dim", self.latent_dim, minimum=1)
         validate.integer("epochs", self.epochs, minimum=1)
         validate.integer("batch_size", self.batch_size, minimum=1)
-        validate.real("learning_rate", self.learning_rate, low=0.0)
-        validate.real("weight_decay", self.weight_decay, low=0.0)
+        # Adam's steps are about learning_rate in size: beyond 1 the weights overflow
+        validate.real("learning_rate", self.learning_rate, low=0.0, high=1.0)
+        validate.real("weight_decay", self.weight_decay, low=0.0, high=1.0)
         validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
+        self._device()  # device="cuda" without a GPU: refused now, not in the first fit
         if self.fit_cache is not None and not isinstance(self.fit_cache, (str, os.PathLike)):
             raise ValueError(f"fit_cache must be a directory path or None, got "
                              f"{self.fit_cache!r}")
+        if self.fit_cache is not None:
+            files.check_folder_outside("fit_cache", self.fit_cache)
 
     def check_mixing(self, mixing) -> None:
         """Called by ``loop.simulate`` before any compute: a stream cannot be pooled."""
@@ -204,7 +208,7 @@ class VAE(Family):
             order = torch.randperm(n, generator=shuffle)
             bce_total = kl_total = 0.0
             for slots in order.split(self.batch_size):
-                bce, kl = loss_terms(model, batches(slots), noise)
+                bce, kl = _checked(loss_terms, model, batches(slots), noise, self)
                 optimiser.zero_grad(set_to_none=True)
                 (bce + kl).backward()
                 optimiser.step()
@@ -275,6 +279,22 @@ class VAE(Family):
         """Last-epoch training loss per image: BCE, KL and their sum (in nats)."""
         return {"bce": np.array([params.bce[-1]]), "kl": np.array([params.kl[-1]]),
                 "loss": np.array([params.bce[-1] + params.kl[-1]])}
+
+
+def _checked(loss_terms, model, batch, noise, family):
+    """The loss terms of a batch, or a ``ValueError`` naming the settings when training
+    diverged (weights overflowed to NaN: torch then fails inside the loss)."""
+    try:
+        bce, kl = loss_terms(model, batch, noise)
+    except RuntimeError:
+        if all(torch.isfinite(p).all() for p in model.parameters()):
+            raise
+        bce = kl = torch.tensor(float("nan"))
+    if not torch.isfinite(bce + kl):
+        raise ValueError(f"VAE training diverged (the loss is {float(bce + kl)}): lower "
+                         f"learning_rate (now {family.learning_rate}) or weight_decay (now "
+                         f"{family.weight_decay})")
+    return bce, kl
 
 
 def _write_fit(path: Path, params: VAEParams) -> None:

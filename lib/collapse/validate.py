@@ -8,7 +8,9 @@ milliseconds instead of after an hour of simulation. (Memory checks are in
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import numbers
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -67,3 +69,51 @@ def generator(name: str, rng) -> np.random.Generator:
             f"got {type(rng).__name__}"
         )
     return rng
+
+
+def generation_list(name: str, values, generations: int) -> set[int]:
+    """A collection of generations ``0 … generations-1`` (such as ``keep=[0, 10]``)."""
+    if isinstance(values, (str, bytes, numbers.Number)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of generations such as [0, {generations - 1}] "
+                        f"(each an integer in 0 … {generations - 1}), got {values!r}")
+    return {integer(f"{name} (each generation)", g, minimum=0, maximum=generations - 1)
+            for g in values}
+
+
+def metric_functions(metrics) -> dict:
+    """``metrics``: a dict ``name -> f(params, data)`` (each called once per generation)."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"metrics must be a dict name -> f(params, data), got "
+                        f"{type(metrics).__name__}")
+    for name, metric in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(f"metrics: each name must be a string, got {name!r}")
+        if not callable(metric):
+            raise TypeError(f"metrics[{name!r}] must be a function f(params, data), got "
+                            f"{metric!r} ({type(metric).__name__})")
+        try:
+            inspect.signature(metric).bind(None, None)
+        except TypeError:
+            raise TypeError(f"metrics[{name!r}] must accept two arguments (params, data)") \
+                from None
+        except ValueError:  # a builtin without a signature: called as it is
+            pass
+    return dict(metrics)
+
+
+def finite_columns(generation: int, columns: dict, family) -> None:
+    """Refuse a fitted model whose described values are NaN or infinite although its
+    training data were finite: the numbers overflowed float64 (data of huge magnitude, or
+    a setting such as a learning rate far too large). Named, instead of a table of NaN."""
+    for name, values in columns.items():
+        values = np.asarray(values)
+        if np.issubdtype(values.dtype, np.number) and not np.all(np.isfinite(values)):
+            bad = values[~np.isfinite(values)].ravel()[0]
+            source = "the initial data" if generation == 0 else f"D_{generation}"
+            raise ValueError(
+                f"generation {generation}: {type(family).__name__}'s fitted {name} is {bad} "
+                f"although {source} were finite: the numbers overflowed float64 (data of "
+                f"huge magnitude, or a setting such as a learning rate far too large); "
+                f"rescale the initial data or lower that setting")

@@ -26,7 +26,10 @@ class Entry:
     ``exact``: the family has exact sufficient statistics; ``width(options)``: numbers
     per sample, ``params_per_run(options)``: numbers per fitted model (memory estimate);
     ``size_options``: the options to name when a run does not fit; ``check_data``: a
-    check of the local data files, run before any set-up."""
+    check of the local data files, run before any set-up; ``check(options, exact,
+    generations)``: refuses, before any set-up, a combination the family cannot run
+    (naming the flags); ``flags``: the library's names for what the user typed (the
+    language model's ``train_blocks`` is ``--M``), so that its messages name the flag."""
 
     build: Callable
     options: Callable[[], dict]
@@ -35,6 +38,8 @@ class Entry:
     params_per_run: Callable = lambda options: 2
     size_options: str = ""
     check_data: Callable = field(default=lambda: None)
+    check: Callable = field(default=lambda options, exact, generations: None)
+    flags: dict = field(default_factory=dict)
 
 
 def _gaussian(runs, M, rng, estimator="unbiased", mean=0.0, std=1.0):
@@ -57,6 +62,13 @@ def _noisy(runs, M, rng, noise="residual", scale=1.0, power=0.5, dim=3):
     return family, family.sample(truth, M, rng)
 
 
+def _noisy_check(options, exact, generations):
+    if options.get("noise") == "pull" and not exact:
+        raise ValueError("--option noise=pull needs exact statistics (the pull uses the mean "
+                         "of the model that generated the data, which only they carry): drop "
+                         "--no-exact and use --mixing replace or accumulate")
+
+
 def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=None):
     """``p_0`` uniform, or the Fig 3 mixture binned into ``states`` bins on [−8, 8]."""
     from collapse import discrete
@@ -74,11 +86,15 @@ def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=No
     return family, discrete.initial_data(runs, M, rng, family.reference)
 
 
-def _gmm(runs, M, rng, data="two", separation=6.0, components=2):
+def _gmm(runs, M, rng, data="two", separation=None, components=2):
     """The table gets ``l2_to_reference``, the L2 distance to generation 0."""
     from collapse import gmm
 
     validate.choice("data", data, gmm.SETTINGS)
+    if data == "blob" and separation is not None:
+        raise ValueError("--option separation applies to data=two (the distance between its "
+                         "two Gaussians); data=blob is one Gaussian: drop --option separation")
+    separation = 6.0 if separation is None else separation
     family = gmm.GMM(components=components, seed=int(rng.integers(2**32)))
     validate.integer("M", M, minimum=family.components)
     initial = gmm.initial_data(runs, M, rng, data, separation)
@@ -100,6 +116,7 @@ def _vae(runs, M, rng, dataset="digits", **options):
     validate.integer("runs", runs, minimum=1, maximum=1)
     family = VAE(**options)
     images, labels = mnist.load(dataset, "train")
+    validate.integer("--M", M, maximum=len(images))  # the data set's training images
     real, _ = mnist.subset(images, labels, M, rng)
     return family, real[None]
 
@@ -134,6 +151,16 @@ def _lm(runs, M, rng, profile="smoke", **overrides):
     return family, setup.train[None]
 
 
+def _lm_check(options, exact, generations):
+    """The chapter's own limits on what the flags set (before minutes of pre-training)."""
+    from collapse.book import settings
+
+    overrides = {k: v for k, v in options.items() if k != "profile"}
+    if options.get("profile", "smoke") in settings.PROFILE_NAMES:
+        settings.resolve("language_models", options.get("profile", "smoke"),
+                         generations=max(generations, 2), **overrides)
+
+
 def _lm_data() -> None:
     """Check every local file the language model reads before it pre-trains for minutes."""
     if data.data_dir() is not None:
@@ -145,7 +172,7 @@ FAMILIES = {
     "gaussian": Entry(_gaussian, lambda: dict(estimator="unbiased", mean=0.0, std=1.0),
                       exact=True),
     "noisy": Entry(_noisy, lambda: dict(noise="residual", scale=1.0, power=0.5, dim=3),
-                   exact=True,
+                   exact=True, check=_noisy_check,
                    width=lambda o: o.get("dim", 3),
                    params_per_run=lambda o: o.get("dim", 3) ** 2, size_options=", --option dim"),
     "discrete": Entry(_discrete,
@@ -155,9 +182,10 @@ FAMILIES = {
     "gmm": Entry(_gmm, lambda: dict(data="two", separation=6.0, components=2),
                  width=lambda o: 2,
                  params_per_run=lambda o: 7 * o.get("components", 2)),
-    "vae": Entry(_vae, _vae_options,
+    "vae": Entry(_vae, _vae_options, flags={"n": "--M"},
                  width=lambda o: 784 if o.get("dataset") == "mnist" else 64),
-    "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data),
+    "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data, check=_lm_check,
+                flags={"train_blocks": "--M"}),
 }
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from collapse import files
+
 # An opening fence: three or more backticks or colons, then a directive name in braces.
 _OPENING = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
 SINGLE, START, END = "solution", "solution-start", "solution-end"
@@ -88,10 +90,25 @@ def student_notebook(text: str):
     return jupytext.reads(strip_solutions(text), fmt="md:myst")
 
 
+# the project's sources and results: an export never writes into them (nor into the root)
+PROJECT_FOLDERS = ("chapters", "book", "lib", "tests", "benchmarks", "_build", ".cache",
+                   ".git", ".github", ".ci")
+
+
+def check_export_folder(name: str, out, root: Path) -> Path:
+    """Refuse (``ValueError`` naming ``name``) an output folder that is the project's root,
+    one of :data:`PROJECT_FOLDERS` or inside one, a file, or under ``/proc``: writing
+    there would overwrite the chapter sources or the executed notebooks."""
+    return files.check_folder_outside(
+        name, out, [root / folder for folder in PROJECT_FOLDERS],
+        "the project's sources or results", exact=[root])
+
+
 def write_student_versions(out: Path, root: Path | None = None,
                            chapters: list[str] | None = None) -> list[Path]:
     """Write ``<name>.md`` and ``<name>.ipynb`` for each chapter (all of the toc by
-    default, in toc order) into ``out``; return the paths written."""
+    default, in toc order) into ``out``, each file atomically; return the paths written.
+    ``out`` must be a folder of its own (see :func:`check_export_folder`)."""
     import jupytext
     import nbformat
 
@@ -99,12 +116,15 @@ def write_student_versions(out: Path, root: Path | None = None,
 
     root = runner.project_root(root)
     names = chapters or runner.chapter_names(root)
+    check_export_folder("--out", out, root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
         text = strip_solutions((root / "chapters" / f"{name}.md").read_text())
-        (out / f"{name}.md").write_text(text)
-        nbformat.write(jupytext.reads(text, fmt="md:myst"), out / f"{name}.ipynb")
+        with files.replacing(out / f"{name}.md") as partial:
+            partial.write_text(text)
+        with files.replacing(out / f"{name}.ipynb") as partial:
+            nbformat.write(jupytext.reads(text, fmt="md:myst"), partial)
         written += [out / f"{name}.md", out / f"{name}.ipynb"]
     return written

@@ -62,6 +62,9 @@ class LanguageModel(Family):
     workdir: str = str(CACHE / "models")
     progress: bool = True
     code: str = field(default_factory=_code)
+    # the base model's content (its files, when it is a local folder): part of the
+    # family's identity, so a base rebuilt in place never meets a stale fit or checkpoint
+    base_content: str = field(default="", init=False)
 
     def __post_init__(self):
         validate.choice("start_from", self.start_from, START_FROM)
@@ -76,6 +79,7 @@ class LanguageModel(Family):
             if value.ndim != 2 or value.shape[1] < 2:
                 raise ValueError(f"{name} must be token blocks (n, L), got shape {value.shape}")
             setattr(self, name, value)
+        self.base_content = hashing.source_digest(self.base)
 
     @staticmethod
     def _blocks(data) -> np.ndarray:
@@ -99,7 +103,8 @@ class LanguageModel(Family):
 
         blocks = self._blocks(data)
         base = self.base_for(blocks)
-        key = hashing.digest(blocks, base, self.training, self.seed, self.valid, self.code)
+        key = hashing.digest(blocks, hashing.source_digest(base), self.training, self.seed,
+                             self.valid, self.code)
         out = Path(self.workdir) / f"fit-{key}"
         if (out / "done").exists():
             return str(out)

@@ -160,7 +160,9 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
         raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
     lines = text_lines("train", drop_unk)
-    key = hashing.digest(spec, seed, tokenisation, drop_unk, len(lines), lines[:50], lines[-50:],
+    # keyed by the whole training text's content (every line), not its first and last
+    text = hashing.digest("".join(lines).encode())
+    key = hashing.digest(spec, seed, tokenisation, drop_unk, text,
                          hashing.code_digest("lm.data", "lm.model", "lm.train"))
     out = CACHE / f"base-{key}"
     if (out / "done").exists():
