@@ -170,6 +170,15 @@ def _unhashable(what: str, error) -> str:
             f"arrays, functools.partial) instead")
 
 
+def check_path(path) -> None:
+    """Refuse now, with :class:`CheckpointError`, a checkpoint path that cannot hold one: a
+    folder, a device or pipe, a path under /proc, a missing parent that cannot be made."""
+    try:
+        files.check_writable("checkpoint", path, create_folder=True, special=False)
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
+
+
 def read(path) -> dict | None:
     """The saved checkpoint at ``path`` (None if there is none), after checking that it is
     a readable checkpoint of this format; a corrupt, foreign or newer file raises

@@ -42,10 +42,12 @@ def kind(path) -> str:
     socket) for what ``path`` is, following symbolic links (a dangling link: missing)."""
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return "missing"
-    except NotADirectoryError:
-        return "missing"
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            return "missing"
+        raise
     if stat.S_ISREG(mode):
         return "regular"
     if stat.S_ISDIR(mode):
@@ -177,10 +179,11 @@ def check_writable(name: str, path, create_folder: bool = False, special: bool =
                              f"kernel's files, not results; give another path")
     if found == "directory":
         raise ValueError(f"{name} {str(path)!r} is a directory; give a file name")
-    if len(resolved.name.encode()) > NAME_MAX:
-        raise ValueError(f"{name} {str(path)!r}: the file name has "
-                         f"{len(resolved.name.encode())} bytes, more than the {NAME_MAX} "
-                         f"a file system allows")
+    too_long = [part for part in resolved.parts if len(part.encode()) > NAME_MAX]
+    if too_long:
+        raise ValueError(f"{name} {str(path)[:40]!r}…: a name in it has "
+                         f"{len(too_long[0].encode())} bytes, more than the {NAME_MAX} a "
+                         f"file system allows")
     folder = resolved.parent
     while create_folder and not folder.exists() and folder != folder.parent:
         folder = folder.parent

@@ -74,10 +74,10 @@ def _feed(hasher, value, seen: frozenset = frozenset(), strict: bool = False) ->
     elif isinstance(value, types.MethodType):
         _feed(hasher, ("method", value.__func__, value.__self__), seen, strict)
     elif isinstance(value, types.FunctionType):
-        # the code (with the names it reads), its defaults and the values it closes over
+        # the code (with the names it reads), its defaults and the values it closes over;
+        # not where it was defined (a script's __main__ or the same file imported)
         closure = [_cell(cell) for cell in value.__closure__ or ()]
-        _feed(hasher, ("function", value.__module__, value.__qualname__,
-                       _code_content(value.__code__), value.__defaults__,
+        _feed(hasher, ("function", _code_content(value.__code__), value.__defaults__,
                        value.__kwdefaults__, closure, _globals_read(value)), seen, strict)
     elif isinstance(value, types.CodeType):
         _feed(hasher, _code_content(value), seen, strict)

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from . import checkpoint as checkpoints
-from . import files, validate
 from . import mixing as mixing_rules
+from . import validate
 from .checkpoint import CheckpointError, Interrupted  # noqa: F401
 from .mixing import (  # noqa: F401  (the rules, also as loop.Replace() etc.)
     Accumulate,
@@ -174,7 +174,7 @@ def simulate(family: Family, initial_data, generations: int, sample_size,
                          keep)
     metrics = validate.metric_functions(metrics)
     validate.real("checkpoint_seconds", checkpoint_seconds, low=0.0)
-    files.check_writable("checkpoint", checkpoint, create_folder=True, special=False)
+    checkpoints.check_path(checkpoint)
     data, fit, draw, join = initial_data, family.fit, family.sample, mixing_rules.join
     if exact:
         data = initial_data if hasattr(initial_data, "n") else family.summarize(initial_data)

@@ -252,8 +252,15 @@ def write_csv(table, path: str) -> None:
     """Write ``table`` to ``path``: atomically for a regular file (a failure never leaves
     half a file), in place for a device or pipe, to standard output for ``-`` (see
     :func:`collapse.files.writing`)."""
-    with files.writing(path, "w", newline="") as stream:
-        table.to_csv(stream, index=False)
+    try:
+        with files.writing(path, "w", newline="") as stream:
+            table.to_csv(stream, index=False)
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # e.g. ENOSPC at the last flush, which names no file
+        error.filename = error.filename or ("standard output" if path == files.STDOUT
+                                            else path)
+        raise
 
 
 def flag_names(entry, options: dict) -> dict[str, str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from collapse import files
+from collapse import files, hashing
 
 # An opening fence: three or more backticks or colons, then a directive name in braces.
 _OPENING = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
@@ -97,11 +97,13 @@ PROJECT_FOLDERS = ("chapters", "book", "lib", "tests", "benchmarks", "_build", "
 
 def check_export_folder(name: str, out, root: Path) -> Path:
     """Refuse (``ValueError`` naming ``name``) an output folder that is the project's root,
-    one of :data:`PROJECT_FOLDERS` or inside one, a file, or under ``/proc``: writing
-    there would overwrite the chapter sources or the executed notebooks."""
+    one of :data:`PROJECT_FOLDERS` or inside one (of ``root`` and of the checkout this
+    library is installed from), a file, or under ``/proc``: writing there would
+    overwrite the chapter sources, the library or the executed notebooks."""
+    roots = {Path(root), hashing.LIBRARY.parents[1]}
     return files.check_folder_outside(
-        name, out, [root / folder for folder in PROJECT_FOLDERS],
-        "the project's sources or results", exact=[root])
+        name, out, [r / folder for r in roots for folder in PROJECT_FOLDERS] +
+        [hashing.LIBRARY], "the project's sources or results", exact=roots)
 
 
 def write_student_versions(out: Path, root: Path | None = None,
