@@ -390,7 +390,8 @@ cli("student/out book", "student", "--out", "book", words=["book"])
 cli("student/out root", "student", "--out", ".", words=["--out"])
 cli("student/out file", "student", "--out", "/etc/hostname", words=["/etc/hostname"])
 cli("student/out proc", "student", "--out", "/proc/student", words=["/proc/student"])
-cli("student/out lib", "student", "--out", str(ROOT / "lib" / "collapse"), words=["--out"])
+cli("student/out lib", "student", "--out", str(ROOT / "lib" / "collapse" / "student"),
+    words=["--out"])
 cli("student/out fresh", "student", "--out", "mine", expect="ok",
     check=lambda r, f: (f / "mine" / "gaussian.ipynb").is_file())
 

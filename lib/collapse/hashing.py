@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -148,14 +149,19 @@ _CONTENT_MEMO: dict[tuple, str] = {}
 
 def _file_digest(path: Path) -> str:
     info = path.stat()
-    memo = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    if memo not in _CONTENT_MEMO:
-        hasher = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(block)
+    memo = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+            info.st_ctime_ns)
+    if memo in _CONTENT_MEMO:
+        return _CONTENT_MEMO[memo]
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    # a file changed within the last seconds may change again within the same timestamp
+    # tick (coarse clocks): remember only older ones, as git does with "racy" files
+    if time.time() - info.st_mtime > 2.0:
         _CONTENT_MEMO[memo] = hasher.hexdigest()
-    return _CONTENT_MEMO[memo]
+    return hasher.hexdigest()
 
 
 def content_digest(*paths, length: int = 16) -> str:

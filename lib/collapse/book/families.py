@@ -17,6 +17,12 @@ import numpy as np
 from collapse import data, validate
 
 
+# The command's process before any data: Python with numpy, scipy, pandas (and sklearn)
+# and this library (150 to 250 MB measured); torch's families add their own (see below).
+BASE = 300e6
+TORCH_BASE = 700e6  # torch, a VAE and its optimiser (500 MB measured for the digits)
+
+
 @dataclass(frozen=True)
 class Entry:
     """How the command line builds one family.
@@ -40,6 +46,7 @@ class Entry:
     check_data: Callable = field(default=lambda: None)
     check: Callable = field(default=lambda options, exact, generations: None)
     flags: dict = field(default_factory=dict)
+    base: Callable = lambda options: BASE
 
 
 def _gaussian(runs, M, rng, estimator="unbiased", mean=0.0, std=1.0):
@@ -161,6 +168,15 @@ def _lm_check(options, exact, generations):
                          generations=max(generations, 2), **overrides)
 
 
+def _lm_base(options) -> float:
+    """The chapter's estimate of one fine-tuning and generation step, plus the text."""
+    from collapse.book import settings
+
+    overrides = {k: v for k, v in options.items() if k != "profile"}
+    config = settings.resolve("language_models", options.get("profile", "smoke"), **overrides)
+    return config.peak_memory()[0] + 500e6  # WikiText-2's lines and their tokens
+
+
 def _lm_data() -> None:
     """Check every local file the language model reads before it pre-trains for minutes."""
     if data.data_dir() is not None:
@@ -183,22 +199,32 @@ FAMILIES = {
                  width=lambda o: 2,
                  params_per_run=lambda o: 7 * o.get("components", 2)),
     "vae": Entry(_vae, _vae_options, flags={"n": "--M"},
-                 width=lambda o: 784 if o.get("dataset") == "mnist" else 64),
+                 width=lambda o: 784 if o.get("dataset") == "mnist" else 64,
+                 # MNIST is read whole: 60,000 images as bytes, then float32 twice
+                 base=lambda o: TORCH_BASE + (60000 * 784 * 9 if o.get("dataset") == "mnist"
+                                              else 0)),
     "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data, check=_lm_check,
-                flags={"train_blocks": "--M"}),
+                flags={"train_blocks": "--M"}, base=lambda o: _lm_base(o)),
 }
 
 
 def estimate_bytes(family: str, options: dict, runs: int, M: int, generations: int,
                    mixing, exact: bool) -> float:
-    """A generous estimate of a run's peak memory: the data arrays (copies of
-    ``runs × M`` samples; a pool or an accumulated set grows with ``generations``), the
-    fitted parameters and the output table. Measured peaks are 1/2 to 2/3 of it."""
+    """An upper bound on a run's peak resident memory (``tests/test_trust.py`` checks it
+    against the measured peak over a grid of sizes): the process itself
+    (:attr:`Entry.base`), the training sets (``runs × M`` samples: the draws, the training
+    set, the previous and the original data and the fit's temporaries; only ``D_0`` with
+    exact statistics; a pool or an accumulated set grows with ``generations``, and a pool
+    is sampled through index arrays as large as itself), the fitted parameters with the
+    temporaries of ``describe`` (about ten arrays of them), and the table with pandas'
+    copies."""
     from collapse import mixing as rules
 
     entry = FAMILIES[family]
     sample = 8.0 * runs * M * entry.width(options)
+    copies = 3 if exact else 8  # exact: D_0 is drawn as samples, then summarised
     grows = {rules.Accumulate: 3, rules.Pool: 4}.get(type(mixing), 0) if not exact else 0
+    params = 8.0 * runs * entry.params_per_run(options) * 16
     table = 8.0 * runs * generations * 16 * 3
-    return (6 * sample + grows * sample * generations
-            + 8.0 * 4 * runs * entry.params_per_run(options) + table)
+    return (entry.base(options) + copies * sample + grows * sample * generations + params
+            + table)

@@ -31,7 +31,7 @@ import yaml
 
 from collapse import checkpoint, files, hashing
 
-from . import memory, settings
+from . import memory, settings, stopping
 from .records import (data_digest, describe_failure, environment, read_record, seed_used,
                       settings_used, write_execution_page)
 
@@ -44,29 +44,6 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 class ChapterFailed(RuntimeError):
     """A chapter's notebook raised; the message names the chapter and the failing cell."""
-
-
-class Stopped(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped a chapter or the book; the message says which notebooks
-    are new and which kept their previous version."""
-
-    def __init__(self, message: str, interrupt: BaseException):
-        super().__init__(message)
-        self.signum = getattr(interrupt, "signum", signal.SIGINT)
-
-
-def _stopped(interrupt, records: dict, names: list[str], output_dir) -> Stopped:
-    """The :class:`Stopped` of a run of ``names`` interrupted with ``records`` done; quiet
-    about what the dying kernel clients leave behind (asyncio tasks, zmq sockets)."""
-    finished = [n for n in names if records.get(n, {}).get("status") == "executed"]
-    unfinished = [n for n in names if n not in records]
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-    sys.unraisablehook = lambda *_: None
-    folder = Path(output_dir).name
-    parts = [f"new {', '.join(f'{folder}/{n}.ipynb' for n in finished)}"] if finished else []
-    if unfinished:
-        parts.append(f"not finished, previous notebook kept: {', '.join(unfinished)}")
-    return Stopped(f"stopped; {'; '.join(parts) or 'nothing had started'}", interrupt)
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -150,7 +127,7 @@ def execute_chapter(name: str, profile: str = "quick", overrides: dict | None = 
     try:
         record = _execute(name, parameters, root, output_dir, force, log)
     except KeyboardInterrupt as interrupt:
-        raise _stopped(interrupt, {}, [name], output_dir) from None
+        raise stopping.stopped(interrupt, {}, [name], output_dir) from None
     write_execution_page(root, output_dir)
     return record
 
@@ -184,12 +161,14 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
                 warnings.filterwarnings("ignore", message=".*does not end in one of")
                 seed = seed_used(name, parameters, partial)
                 start = time.perf_counter()
-                papermill.execute_notebook(
-                    str(partial), str(partial), parameters=parameters, kernel_name="python3",
-                    cwd=str(root), progress_bar=False, log_output=False,
-                    # the kernel's start-up notices (not cell output) would repeat per chapter
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                )
+                with stopping.kernels_die_first():
+                    papermill.execute_notebook(
+                        str(partial), str(partial), parameters=parameters,
+                        kernel_name="python3", cwd=str(root), progress_bar=False,
+                        log_output=False,
+                        # the kernel's start-up notices (not cell output) would repeat
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    )
             seconds = time.perf_counter() - start
             executed = nbformat.read(partial, as_version=4)
             record = {"cache_key": key, "profile": parameters["profile"],
@@ -235,23 +214,6 @@ def install_cell(root: Path):
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
 
 
-_EXECUTING = False  # in a pool worker: a chapter is running (SIGTERM must stop it cleanly)
-
-
-def _worker_start() -> None:
-    """Initializer of a pool worker: Ctrl-C is the parent's to handle (it stops the workers
-    with SIGTERM), and SIGTERM stops a running chapter like an interrupt (its temporary is
-    removed, the previous notebook kept) or ends an idle worker quietly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _worker_terminated)
-
-
-def _worker_terminated(signum, frame):
-    if _EXECUTING:
-        raise checkpoint.Terminated()
-    os._exit(128 + signum)
-
-
 def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bool,
             threads: int):
     """Run one chapter in a pool process with ``threads`` threads for torch and the BLAS
@@ -266,12 +228,7 @@ def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bo
         if ": executing (" not in line:
             lines.append(line)
 
-    global _EXECUTING
-    _EXECUTING = True
-    try:
-        return _execute(name, parameters, root, output_dir, force, log), lines
-    finally:
-        _EXECUTING = False
+    return _execute(name, parameters, root, output_dir, force, log), lines
 
 
 def start_order(names: list[str], output_dir: Path) -> list[str]:
@@ -330,7 +287,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
                 log(f"{name}: FAILED")
             except KeyboardInterrupt as interrupt:
                 write_execution_page(root, output_dir)
-                raise _stopped(interrupt, records, names, output_dir) from None
+                raise stopping.stopped(interrupt, records, names, output_dir) from None
             write_execution_page(root, output_dir)
         if failures:
             raise ChapterFailed("\n\n".join(failures))
@@ -339,7 +296,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
     waiting, running = start_order(names, output_dir), {}
     threads = max(1, (os.cpu_count() or 1) // min(jobs, len(names) or 1))
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1),
-                               initializer=_worker_start)
+                               initializer=stopping.worker_start)
     with checkpoint.InterruptGuard() as guard:
         try:
             while waiting or running:
@@ -366,7 +323,7 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
                     if future.done() and not future.cancelled() and not future.exception():
                         records[name] = future.result()[0]
                 write_execution_page(root, output_dir)
-            raise _stopped(interrupt, records, names, output_dir) from None
+            raise stopping.stopped(interrupt, records, names, output_dir) from None
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     if failures:

@@ -95,6 +95,14 @@ class LanguageModel(Family):
             return self.base
         return self.fit(self.prompts[None])
 
+    def fit_path(self, blocks: np.ndarray, base: str) -> Path:
+        """Where the fit of ``blocks`` from ``base`` is stored: keyed by their content (the
+        base model's files, not its path), the training settings, the run's seed, the
+        validation blocks and the code."""
+        key = hashing.digest(blocks, hashing.source_digest(base), self.training, self.seed,
+                             self.valid, self.code)
+        return Path(self.workdir) / f"fit-{key}"
+
     def fit(self, data) -> str:
         """Fine-tune the base model on ``data`` (§5.2); cached by content hash."""
         import torch
@@ -103,9 +111,7 @@ class LanguageModel(Family):
 
         blocks = self._blocks(data)
         base = self.base_for(blocks)
-        key = hashing.digest(blocks, hashing.source_digest(base), self.training, self.seed,
-                             self.valid, self.code)
-        out = Path(self.workdir) / f"fit-{key}"
+        out = self.fit_path(blocks, base)
         if (out / "done").exists():
             return str(out)
         # the training's randomness (order, dropout) depends on the data, the settings and

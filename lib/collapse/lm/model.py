@@ -147,6 +147,18 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
     return str(directory.resolve())
 
 
+def tiny_base_path(spec: TinyOPT, seed: int, tokenisation: str, drop_unk: bool,
+                   lines: list[str] | None = None):
+    """Where :func:`tiny_base` stores its model: keyed by the content of the whole
+    training text (every line of the split, read when ``lines`` is not given), the
+    settings and the code."""
+    lines = text_lines("train", drop_unk) if lines is None else lines
+    text = hashing.digest("".join(lines).encode())
+    key = hashing.digest(spec, seed, tokenisation, drop_unk, text,
+                         hashing.code_digest("lm.data", "lm.model", "lm.train"))
+    return CACHE / f"base-{key}"
+
+
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
               drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
@@ -160,11 +172,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
         raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
     lines = text_lines("train", drop_unk)
-    # keyed by the whole training text's content (every line), not its first and last
-    text = hashing.digest("".join(lines).encode())
-    key = hashing.digest(spec, seed, tokenisation, drop_unk, text,
-                         hashing.code_digest("lm.data", "lm.model", "lm.train"))
-    out = CACHE / f"base-{key}"
+    out = tiny_base_path(spec, seed, tokenisation, drop_unk, lines)
     if (out / "done").exists():
         return str(out.resolve())
     tokenizer = opt_tokenizer(lines, spec.vocab_size, spec.tokenizer_chars)
