@@ -451,7 +451,7 @@ cli("chapter/md suffix", "chapter", "gaussian.md", words=["gaussian.md"])
 cli("chapter/vae dataset", "chapter", "vae", "--set", "dataset=cifar", words=["dataset"])
 cli("chapter/vae n_train string", "chapter", "vae", "--set", "n_train=lots", words=["n_train"])
 cli("chapter/lm train_blocks", "chapter", "language_models", "--set", "train_blocks=100000",
-    words=["train_blocks"])
+    words=["train_blocks"], allowed=(".cache/",))
 cli("chapter/gmm n_jobs 0", "chapter", "gmm", "--set", "n_jobs=0", words=["n_jobs"])
 cli("book/unknown chapter", "book", "--chapters", "gausian", words=["gausian"])
 cli("book/jobs 0", "book", "--jobs", "0", words=["jobs"])

@@ -132,6 +132,7 @@ class GaussianMixture1D:
         """``(runs, n)`` i.i.d. draws: a component by its weight, then a draw from it."""
         n = validate.integer("n", n, minimum=0)
         runs = validate.integer("runs", runs, minimum=1)
+        validate.generator("rng", rng)
         component = rng.choice(self.weights.size, size=(runs, n), p=self.weights)
         if self.tail_dof is None:
             noise = rng.standard_normal((runs, n))

@@ -133,6 +133,7 @@ class LanguageModel(Family):
         """Continue ``n`` original training blocks (all of them, in order, when ``n`` is
         their number; else a random subset) with beam search; returns ``(1, n, L)``."""
         n = validate.integer("n", n, minimum=0, maximum=len(self.prompts))
+        validate.generator("rng", rng)
         index = (np.arange(n) if n == len(self.prompts)
                  else np.sort(rng.choice(len(self.prompts), n, replace=False)))
         new = continue_blocks(params, self.prompts[index], self.prompts.shape[1],
