@@ -140,7 +140,7 @@ def _check(family, mixing, generations, rng, exact, initial_data, sample_size, k
                                                       np.shape(initial_data))) < 2:
         raise ValueError(f"initial_data must be an array (runs, n, ...): axis 0 the runs, "
                          f"axis 1 the samples; got shape {np.shape(initial_data)}")
-    validate.finite_arrays("initial data", initial_data)
+    validate.finite_arrays("initial data", initial_data, largest=1e150)
     sizes = sample_sizes(sample_size, generations, _size_of(initial_data))
     for g in range(1, generations):
         _, previous, original = mixing.counts(int(sizes[g]))

@@ -49,9 +49,10 @@ def choice(name: str, value, allowed) -> str:
     return value
 
 
-def finite_arrays(name: str, value) -> None:
+def finite_arrays(name: str, value, largest: float | None = None) -> None:
     """Reject NaN or infinite numbers in an array or in the array fields of a dataclass
-    (such as a family's sufficient statistics)."""
+    (such as a family's sufficient statistics), and with ``largest`` floats beyond it
+    (see :func:`magnitude`)."""
     arrays = [value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         arrays = [getattr(value, f.name) for f in dataclasses.fields(value)]
@@ -59,6 +60,23 @@ def finite_arrays(name: str, value) -> None:
         if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.number) \
                 and not np.all(np.isfinite(array)):
             raise ValueError(f"{name} contains NaN or infinite values")
+    if largest is not None:
+        magnitude(name, value, largest)
+
+
+def magnitude(name: str, value, largest: float = 1e150) -> None:
+    """Refuse numbers so large that their squares overflow float64 in any fit of a
+    variance or a loss (NaN out of finite input): name them and say to rescale."""
+    arrays = [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        arrays = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    for array in arrays:
+        if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating) \
+                and array.size and np.max(np.abs(array)) > largest:
+            top = float(np.max(np.abs(array)))
+            raise ValueError(f"{name} holds values up to {top:.3g} in magnitude: beyond "
+                             f"{largest:g} the sums of squares in a fit overflow float64; "
+                             f"rescale the data (e.g. divide by {top:.0e})")
 
 
 def generator(name: str, rng) -> np.random.Generator:
