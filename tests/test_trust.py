@@ -402,6 +402,28 @@ def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]
 
 
+def test_a_full_disk_during_a_save_names_the_checkpoint_and_keeps_the_previous(tmp_path,
+                                                                              monkeypatch):
+    import errno
+    import pickle
+
+    path = tmp_path / "ck.pkl"
+    real_dump, calls = pickle.dump, []
+
+    def dump(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_dump(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.pickle, "dump", dump)
+    with pytest.raises(OSError, match="No space left") as raised:
+        simulate(path, generations=5, checkpoint_seconds=0)
+    assert raised.value.filename == str(path)
+    assert checkpoint.read(path)["state"]["generation"] == 1  # the first save, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pkl"]
+
+
 def test_a_refused_run_writes_no_checkpoint(tmp_path):
     class Refusing(gaussian.Gaussian):
         def fit(self, data):

@@ -231,10 +231,14 @@ def save(path, signature: dict[str, str], state) -> None:
     if path is None:
         return
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with files.replacing(path) as partial, open(partial, "wb") as handle:
-        pickle.dump({"format": FORMAT, "version": VERSION, "identity": signature,
-                     "state": state}, handle)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with files.replacing(path) as partial, open(partial, "wb") as handle:
+            pickle.dump({"format": FORMAT, "version": VERSION, "identity": signature,
+                         "state": state}, handle)
+    except OSError as error:  # disk full: name the checkpoint, not its temporary
+        raise OSError(error.errno, f"{error.strerror} (checkpoint not updated; the "
+                      f"previous one, if any, is intact)", str(path)) from None
 
 
 class Progress:
