@@ -178,7 +178,9 @@ def test_weights_given_for_their_own_rule_are_used(tmp_path):
 def test_moderate_runs_fit_the_memory_estimate():
     """The book's own sizes pass; the estimate covers what the loop really holds."""
     estimate = cli.estimate_bytes("gaussian", {}, 4000, 100, 50, loop.Replace(), True)
-    assert estimate < 0.1e9
+    # the estimate is an upper bound of the whole process (issue 20): its base, the
+    # process before any data, plus under 0.1 GB for the book's sizes
+    assert estimate - cli.FAMILIES["gaussian"].base({}) < 0.1e9
     # measured peaks (gaussian, runs 1000, M 10,000, 5 generations): 0.35 GB replace,
     # 1.05 GB accumulate, 1.75 GB pool; the estimate stays above each.
     for rule, measured in ((loop.Replace(), 0.35e9), (loop.Accumulate(), 1.05e9),

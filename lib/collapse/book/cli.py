@@ -263,8 +263,8 @@ def write_csv(table, path: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:  # e.g. ENOSPC at the last flush, which names no file
-        error.filename = error.filename or ("standard output" if path == files.STDOUT
-                                            else path)
+        if error.errno is not None and error.filename is None:  # else str(error) is garbled
+            error.filename = "standard output" if path == files.STDOUT else path
         raise
 
 

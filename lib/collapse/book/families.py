@@ -148,9 +148,7 @@ def _lm(runs, M, rng, profile="smoke", **overrides):
     from collapse.book import settings
     from collapse.book.chapters import language_models as chapter
 
-    if profile not in settings.PROFILE_NAMES:
-        raise ValueError(f"--option profile must be one of {', '.join(settings.PROFILE_NAMES)}; "
-                         f"got {profile!r}")
+    _lm_profile(profile)
     validate.integer("runs", runs, minimum=1, maximum=1)
     config = settings.resolve("language_models", profile, train_blocks=M, **overrides)
     setup = chapter.prepare(config)
@@ -160,14 +158,23 @@ def _lm(runs, M, rng, profile="smoke", **overrides):
     return family, setup.train[None]
 
 
+def _lm_profile(profile) -> str:
+    from collapse.book import settings
+
+    if profile not in settings.PROFILE_NAMES:
+        raise ValueError(f"--option profile must be one of {', '.join(settings.PROFILE_NAMES)}; "
+                         f"got {profile!r}")
+    return profile
+
+
 def _lm_check(options, exact, generations):
-    """The chapter's own limits on what the flags set (before minutes of pre-training)."""
+    """The chapter's own limits on what the flags set (before minutes of pre-training and
+    before the memory estimate, which resolves the same settings)."""
     from collapse.book import settings
 
     overrides = {k: v for k, v in options.items() if k != "profile"}
-    if options.get("profile", "smoke") in settings.PROFILE_NAMES:
-        settings.resolve("language_models", options.get("profile", "smoke"),
-                         generations=max(generations, 2), **overrides)
+    settings.resolve("language_models", _lm_profile(options.get("profile", "smoke")),
+                     generations=max(generations, 2), **overrides)
 
 
 def _lm_base(options) -> float:
