@@ -660,6 +660,38 @@ def test_a_second_signal_during_the_save_never_loses_it(tmp_path, first, second)
     assert (tmp_path / "resumed.csv").read_bytes() == (tmp_path / "fresh.csv").read_bytes()
 
 
+MORE_SIGNALS = textwrap.dedent("""\
+    import os, signal, sys
+    from collapse import loop
+    from collapse.book import cli
+
+    def stopped_run(*args, **kwargs):  # the first SIGTERM stops the run
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("not stopped")
+
+    report = cli._interrupted
+
+    def more_signals(error, args):  # and more arrive while the stop is being reported
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        return report(error, args)
+
+    loop.simulate, cli._interrupted = stopped_run, more_signals
+    sys.exit(cli.main(["simulate", "gaussian", "--generations", "3", "--out", "x.csv"],
+                      process=True))
+    """)
+
+
+def test_more_signals_while_a_command_stops_change_nothing(tmp_path):
+    """A second or third Ctrl-C or SIGTERM, once a command is stopping, neither kills it
+    with the signal (exit -15) nor adds a traceback: its exit code is the first's."""
+    done = subprocess.run([sys.executable, "-c", MORE_SIGNALS], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 128 + signal.SIGTERM, (done.returncode, done.stderr)
+    one_clear_line(done.stderr, "interrupted by SIGTERM")
+    assert not (tmp_path / "x.csv").exists()
+
+
 SLOW_CHAPTER = textwrap.dedent('''\
     ---
     jupytext:

@@ -72,13 +72,18 @@ class InterruptGuard:
     signals are dropped: a second Ctrl-C never loses the save). Handlers are installed
     only in the main thread, and SIGINT only where Python's default Ctrl-C handler is in
     place (a guard inside another guard leaves the outer one's handler alone).
+
+    ``final``: the process ends when the block does (a command's ``main``). Once a signal
+    has stopped the block, further signals are ignored to the end of the process: a
+    second or third Ctrl-C or SIGTERM can neither cut short the stop's clean-up and its
+    one line nor kill the process with the signal instead of its exit code.
     """
 
-    def __init__(self, sigint: bool = True):
-        self.sigint = sigint
+    def __init__(self, sigint: bool = True, final: bool = False):
+        self.sigint, self.final = sigint, final
 
     def __enter__(self):
-        self.previous, self.pending, self.deferring = {}, None, False
+        self.previous, self.pending, self.deferring, self.stopping = {}, None, False, False
         if threading.current_thread() is threading.main_thread():
             if self.sigint and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
                 self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
@@ -86,9 +91,12 @@ class InterruptGuard:
         return self
 
     def _handle(self, signum, frame):
+        if self.final and self.stopping:
+            return
         if self.deferring:
             self.pending = self.pending or signum
         else:
+            self.stopping = True
             self._raise(signum)
 
     @staticmethod
@@ -108,11 +116,17 @@ class InterruptGuard:
             self.pending = None
         if self.pending is not None and not outer:
             signum, self.pending = self.pending, None
+            self.stopping = True
             self._raise(signum)
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, value, traceback):
+        stopped = self.stopping or (kind is not None and issubclass(kind, KeyboardInterrupt))
+        main = threading.current_thread() is threading.main_thread()
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+        if self.final and stopped and main:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
         return False
 
 

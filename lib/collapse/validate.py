@@ -72,7 +72,8 @@ def magnitude(name: str, value, largest: float = 1e150) -> None:
         arrays = [getattr(value, f.name) for f in dataclasses.fields(value)]
     for array in arrays:
         if isinstance(array, np.ndarray) and np.issubdtype(array.dtype, np.floating) \
-                and array.size and np.max(np.abs(array)) > largest:
+                and array.size and float(np.max(np.abs(array))) > largest:
+            # float(): a float32 maximum compared with 1e150 would cast 1e150 to float32
             top = float(np.max(np.abs(array)))
             raise ValueError(f"{name} holds values up to {top:.3g} in magnitude: beyond "
                              f"{largest:g} the sums of squares in a fit overflow float64; "

@@ -342,14 +342,17 @@ def _broken_pipe() -> int:
     return 128 + signal.SIGPIPE
 
 
-def main(argv=None) -> int:
+def main(argv=None, process: bool = False) -> int:
+    """Run a command; its exit code. ``process``: this command is the whole process
+    (``python -m collapse``), so once a signal stops it, further ones are ignored to its
+    end (see :class:`collapse.checkpoint.InterruptGuard`'s ``final``)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported in one line
         return int(stop.code or 0)
     try:
         # SIGTERM (from timeout, batch schedulers, kill) stops a command like Ctrl-C
-        with checkpoint.InterruptGuard(sigint=False):
+        with checkpoint.InterruptGuard(sigint=False, final=process):
             if args.command == "simulate":
                 return simulate_command(args)
             if args.command == "student":

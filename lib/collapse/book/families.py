@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -151,8 +152,9 @@ def _lm(runs, M, rng, profile="smoke", **overrides):
     _lm_profile(profile)
     validate.integer("runs", runs, minimum=1, maximum=1)
     config = settings.resolve("language_models", profile, train_blocks=M, **overrides)
-    setup = chapter.prepare(config)
-    family, _ = chapter.regime(setup, config, "no original data", config.seed, progress=True)
+    bars = sys.stderr.isatty()  # as the loop's: progress bars for a person, not a log
+    setup = chapter.prepare(config, progress=bars)
+    family, _ = chapter.regime(setup, config, "no original data", config.seed, progress=bars)
     if "repetition_penalty" in overrides:  # the regime without it has no penalty
         family = dataclasses.replace(family, repetition_penalty=config.repetition_penalty)
     return family, setup.train[None]
