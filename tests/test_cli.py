@@ -95,7 +95,7 @@ CASES = [
     (["simulate", "vae", "--runs", "2"], "runs must be <= 1"),
     (["simulate", "vae", "--option", "dataset=cifar"], "dataset must be one of"),
     (["simulate", "vae", "--option", "learning_rate=-1"], "learning_rate must be >= 0.0"),
-    (["simulate", "vae", "--M", "5000"], "n must be <= 1500"),
+    (["simulate", "vae", "--M", "5000"], "--M must be <= 1500"),
     (["simulate", "lm", "--option", "lr=abc"], "--option lr must be a number"),
     (["simulate", "lm", "--option", "runs=3"], "--option runs: unknown option for family 'lm'"),
     (["simulate", "lm", "--option", "profile=huge"], "--option profile must be one of smoke"),
@@ -104,7 +104,7 @@ CASES = [
     # output files, checked before the run
     (SIM + ["--out", "{tmp}/missing/x.csv"], "/missing' does not exist"),
     (SIM + ["--out", "{tmp}"], "is a directory; give a file name"),
-    (SIM + ["--out", "/proc/x.csv"], "--out '/proc/x.csv': cannot write in '/proc'"),
+    (SIM + ["--out", "/proc/x.csv"], "--out '/proc/x.csv' is under /proc"),
     (SIM + ["--checkpoint", "{tmp}"], "--checkpoint"),
     (SIM + ["--out", "{tmp}/a", "--checkpoint", "{tmp}/a"], "must be different files"),
     # --set values for a chapter, read before anything runs
@@ -178,7 +178,9 @@ def test_weights_given_for_their_own_rule_are_used(tmp_path):
 def test_moderate_runs_fit_the_memory_estimate():
     """The book's own sizes pass; the estimate covers what the loop really holds."""
     estimate = cli.estimate_bytes("gaussian", {}, 4000, 100, 50, loop.Replace(), True)
-    assert estimate < 0.1e9
+    # the estimate is an upper bound of the whole process (issue 20): its base, the
+    # process before any data, plus under 0.1 GB for the book's sizes
+    assert estimate - cli.FAMILIES["gaussian"].base({}) < 0.1e9
     # measured peaks (gaussian, runs 1000, M 10,000, 5 generations): 0.35 GB replace,
     # 1.05 GB accumulate, 1.75 GB pool; the estimate stays above each.
     for rule, measured in ((loop.Replace(), 0.35e9), (loop.Accumulate(), 1.05e9),

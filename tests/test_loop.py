@@ -97,29 +97,34 @@ class Interrupt(Exception):
     pass
 
 
+class Probe(gaussian.Gaussian):
+    """The same family both times (its counters are not settings, so not fingerprinted):
+    counts fits, and fails at the ``stop_at``-th."""
+
+    def __init__(self, stop_at=None):
+        super().__init__()
+        self.fits, self.stop_at = 0, stop_at
+
+    def fit(self, data):
+        self.fits += 1
+        if self.fits == self.stop_at:
+            raise Interrupt
+        return super().fit(data)
+
+
 @pytest.mark.parametrize("mixing", [loop.Replace(), loop.Pool(), loop.Accumulate()])
 def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path, mixing):
     checkpoint = tmp_path / "state.pkl"
     reference = run(mixing, generations=8, seed=5).table
 
-    fits = []
-    stop = [True]
-
-    def probe(params, data):  # the same metric both times: counts fits, fails at the 6th
-        fits.append(1)
-        if stop[0] and len(fits) == 6:
-            raise Interrupt
-        return 0.0
-
     with pytest.raises(Interrupt):
-        loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
-                      metrics={"probe": probe}, checkpoint=checkpoint)
-    fits.clear()
-    stop[0] = False
-    resumed = loop.simulate(FAMILY, initial(), 8, 20, np.random.default_rng(5), mixing,
-                            metrics={"probe": probe}, checkpoint=checkpoint)
-    assert len(fits) == 3  # generations 5, 6, 7 only: 0 … 4 were finished before
-    assert resumed.table.drop(columns="probe").equals(reference)
+        loop.simulate(Probe(stop_at=6), initial(), 8, 20, np.random.default_rng(5), mixing,
+                      checkpoint=checkpoint)
+    probe = Probe()
+    resumed = loop.simulate(probe, initial(), 8, 20, np.random.default_rng(5), mixing,
+                            checkpoint=checkpoint)
+    assert probe.fits == 3  # generations 5, 6, 7 only: 0 … 4 were finished before
+    assert resumed.table.equals(reference)
 
 
 def test_checkpoint_of_another_simulation_is_refused(tmp_path):

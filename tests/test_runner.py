@@ -150,7 +150,7 @@ def test_ctrl_c_on_the_command_line_keeps_the_old_notebook(fake_book):
     _, error = process.communicate(timeout=60)
     assert process.returncode == 130
     # one line from the runner (the dying kernel may log its own complaints around it)
-    assert [line for line in error.splitlines() if line.startswith("interrupted: ")]
+    assert [line for line in error.splitlines() if line.startswith("interrupted by SIGINT: ")]
     assert "collapse/book.py" not in error
     assert published.read_bytes() == before
     assert not leftovers(fake_book / "book")

@@ -30,6 +30,20 @@ class DiscreteParams:
 
     probs: np.ndarray
 
+    def __post_init__(self):
+        p = np.asarray(self.probs, dtype=float)
+        if p.ndim != 2 or p.shape[1] < 1:
+            raise ValueError(f"probs must be (runs, K) probabilities (one row per run), got "
+                             f"shape {p.shape}")
+        if not np.all(np.isfinite(p)) or np.any(p < 0):
+            raise ValueError("probs must hold finite probabilities >= 0")
+        sums = p.sum(axis=1)
+        worst = int(np.argmax(np.abs(sums - 1.0)))
+        if abs(sums[worst] - 1.0) > 1e-6:
+            raise ValueError(f"probs: every run's probabilities must sum to 1; run {worst} "
+                             f"sums to {sums[worst]:.6g}")
+        self.probs = p
+
     @property
     def runs(self) -> int:
         return self.probs.shape[0]
@@ -118,6 +132,7 @@ class GaussianMixture1D:
         """``(runs, n)`` i.i.d. draws: a component by its weight, then a draw from it."""
         n = validate.integer("n", n, minimum=0)
         runs = validate.integer("runs", runs, minimum=1)
+        validate.generator("rng", rng)
         component = rng.choice(self.weights.size, size=(runs, n), p=self.weights)
         if self.tail_dof is None:
             noise = rng.standard_normal((runs, n))
@@ -173,6 +188,7 @@ class Discrete(ExactFamily):
     def sample(self, params: DiscreteParams, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` i.i.d. states per run: multinomial counts, laid out in a random order."""
         n = validate.integer("n", n, minimum=0)
+        validate.generator("rng", rng)
         counts = self.sample_statistics(params, n, rng).counts
         states = np.tile(np.arange(self.states), params.runs)
         data = np.repeat(states, counts.ravel()).reshape(params.runs, n)
@@ -219,6 +235,7 @@ class Discrete(ExactFamily):
                           rng: np.random.Generator) -> DiscreteCounts:
         """The histogram of ``n`` i.i.d. draws: ``Multinomial(n, p)`` for every run."""
         n = validate.integer("n", n, minimum=0)
+        validate.generator("rng", rng)
         return DiscreteCounts(rng.multinomial(n, params.probs))
 
     def combine(self, a: DiscreteCounts, b: DiscreteCounts) -> DiscreteCounts:
@@ -231,6 +248,7 @@ def initial_data(runs: int, M: int, rng: np.random.Generator, reference,
     ``exact=True`` their histogram (drawn without the states)."""
     M = validate.integer("M", M, minimum=1)
     runs = validate.integer("runs", runs, minimum=1)
+    validate.generator("rng", rng)
     family = Discrete(reference)
     truth = DiscreteParams(np.tile(family.reference, (runs, 1)))
     return family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)

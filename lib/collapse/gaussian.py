@@ -98,6 +98,7 @@ class Gaussian(ExactFamily):
     def sample(self, params: GaussianParams, n: int, rng: np.random.Generator) -> np.ndarray:
         """Eq 2: ``n`` new points from every run's fitted Gaussian."""
         n = validate.integer("n", n, minimum=0)
+        validate.generator("rng", rng)
         if params.dim is None:
             z = rng.standard_normal((params.runs, n))
             return params.mean[:, None] + np.sqrt(params.cov)[:, None] * z
@@ -117,12 +118,19 @@ class Gaussian(ExactFamily):
             raise ValueError(f"data must be (runs, n) or (runs, n, d), got shape {data.shape}")
         n = data.shape[1]
         validate.integer("number of samples per run", n, minimum=2)
-        mean = data.mean(axis=1)
-        centred = data - mean[:, None]
-        if data.ndim == 2:
-            scatter = np.einsum("rn,rn->r", centred, centred)
-        else:
-            scatter = np.einsum("rni,rnj->rij", centred, centred)
+        validate.finite_arrays("data", data)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = data.mean(axis=1)
+            centred = data - mean[:, None]
+            if data.ndim == 2:
+                scatter = np.einsum("rn,rn->r", centred, centred)
+            else:
+                scatter = np.einsum("rni,rnj->rij", centred, centred)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scatter))):
+            raise ValueError(f"data: values up to {np.max(np.abs(data)):.3g} in magnitude "
+                             f"overflow float64 in the mean or the scatter (its squares "
+                             f"exceed 1.8e308); rescale the data (e.g. divide by "
+                             f"{np.max(np.abs(data)):.0e})")
         return GaussianStats(np.full(data.shape[0], n), mean, scatter)
 
     def fit_statistics(self, stats: GaussianStats) -> GaussianParams:
@@ -134,6 +142,7 @@ class Gaussian(ExactFamily):
                           rng: np.random.Generator) -> GaussianStats:
         """Draw the statistics of ``n`` points exactly, without drawing the points."""
         n = validate.integer("n", n, minimum=2)
+        validate.generator("rng", rng)
         runs = params.runs
         if params.dim is None:
             std = np.sqrt(params.cov)
@@ -168,6 +177,7 @@ def initial_data(runs: int, M: int, rng: np.random.Generator, mean: float = 0.0,
     """``D_0`` of §4.2: ``M`` draws of ``N(mean, std²)`` for each of ``runs`` runs, or with
     ``exact=True`` their sufficient statistics (drawn without the points)."""
     M = validate.integer("M", M, minimum=2)
+    validate.generator("rng", rng)
     truth = params(mean, std, runs=runs)
     family = Gaussian()
     return family.sample_statistics(truth, M, rng) if exact else family.sample(truth, M, rng)

@@ -330,6 +330,7 @@ def initial_data(runs: int, M: int, rng: np.random.Generator, setting: str = "tw
     """``D_0``: ``M`` draws per run from :func:`initial_distribution` ``(runs, M, 2)``."""
     runs = validate.integer("runs", runs, minimum=1)
     M = validate.integer("M", M, minimum=2)
+    validate.generator("rng", rng)
     truth = initial_distribution(setting, separation)
     return sample_with_labels(params(truth.weights[0], truth.means[0], truth.covariances[0],
                                      runs=runs), M, rng)[0]

@@ -5,7 +5,12 @@ split across processes (a GMM's k-means start, a VAE's weights, a language
 model's dropout) are all keyed by :func:`digest` of everything that determines
 them. Arrays are hashed by dtype, shape and bytes (``repr`` would abbreviate
 them); dataclasses by their type and fields; callables by their code and the
-values they close over.
+values they close over; files and folders by their content (:func:`content_digest`).
+
+A value that has no content to hash (its ``repr`` holds a memory address: a lock, an
+open file, a generator) makes :func:`digest` with ``strict=True`` raise
+:class:`Unfingerprintable`, so that a checkpoint is refused rather than met by a run
+whose result it does not determine.
 """
 
 from __future__ import annotations
@@ -13,16 +18,28 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
+import re
 import sys
+import time
 import types
 from pathlib import Path
 
 import numpy as np
 
 LIBRARY = Path(__file__).resolve().parent
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
-def _feed(hasher, value, seen: frozenset = frozenset()) -> None:
+class Unfingerprintable(TypeError):
+    """A value whose content cannot be hashed (``what`` names it and its type)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+def _feed(hasher, value, seen: frozenset = frozenset(), strict: bool = False) -> None:
     """Write an unambiguous encoding of ``value`` into ``hasher``."""
     if id(value) in seen:  # a cycle: name it instead of recursing forever
         hasher.update(f"cycle:{type(value).__qualname__}".encode())
@@ -40,28 +57,33 @@ def _feed(hasher, value, seen: frozenset = frozenset()) -> None:
     elif isinstance(value, dict):
         hasher.update(b"dict{")
         for key in sorted(value, key=repr):
-            _feed(hasher, key, seen)
-            _feed(hasher, value[key], seen)
+            _feed(hasher, key, seen, strict)
+            _feed(hasher, value[key], seen, strict)
         hasher.update(b"}")
     elif isinstance(value, (list, tuple)):
         hasher.update(f"{type(value).__name__}[{len(value)}](".encode())
         for item in value:
-            _feed(hasher, item, seen)
+            _feed(hasher, item, seen, strict)
         hasher.update(b")")
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         hasher.update(f"{type(value).__module__}.{type(value).__qualname__}(".encode())
-        _feed(hasher, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, seen)
+        _feed(hasher, {f.name: getattr(value, f.name) for f in dataclasses.fields(value)},
+              seen, strict)
         hasher.update(b")")
     elif isinstance(value, functools.partial):  # its __dict__ holds none of its arguments
-        _feed(hasher, ("partial", value.func, value.args, value.keywords), seen)
+        _feed(hasher, ("partial", value.func, value.args, value.keywords), seen, strict)
     elif isinstance(value, types.MethodType):
-        _feed(hasher, ("method", value.__func__, value.__self__), seen)
+        _feed(hasher, ("method", value.__func__, value.__self__), seen, strict)
     elif isinstance(value, types.FunctionType):
-        closure = [cell.cell_contents for cell in value.__closure__ or ()]
-        _feed(hasher, ("function", value.__module__, value.__qualname__, value.__code__.co_code,
-                       repr(value.__code__.co_consts), value.__defaults__, closure), seen)
+        # the code (with the names it reads), its defaults and the values it closes over;
+        # not where it was defined (a script's __main__ or the same file imported)
+        closure = [_cell(cell) for cell in value.__closure__ or ()]
+        _feed(hasher, ("function", _code_content(value.__code__), value.__defaults__,
+                       value.__kwdefaults__, closure, _globals_read(value)), seen, strict)
+    elif isinstance(value, types.CodeType):
+        _feed(hasher, _code_content(value), seen, strict)
     elif isinstance(value, np.generic):
-        _feed(hasher, value.item(), seen)
+        _feed(hasher, value.item(), seen, strict)
     elif isinstance(value, Path):
         hasher.update(f"path:{value}".encode())
     elif isinstance(value, types.ModuleType):
@@ -69,18 +91,107 @@ def _feed(hasher, value, seen: frozenset = frozenset()) -> None:
     elif hasattr(value, "__dict__") and not isinstance(value, type):
         # Plain objects by type and attributes: their repr may hold a memory address.
         hasher.update(f"{type(value).__module__}.{type(value).__qualname__}(".encode())
-        _feed(hasher, vars(value), seen)
+        _feed(hasher, vars(value), seen, strict)
         hasher.update(b")")
     else:
-        hasher.update(f"{type(value).__name__}:{value!r}".encode())
+        text = f"{type(value).__name__}:{value!r}"
+        if strict and _ADDRESS.search(text):
+            raise Unfingerprintable(f"a {type(value).__module__}.{type(value).__qualname__} "
+                                    f"({_ADDRESS.sub('', repr(value))[:60]})")
+        hasher.update(text.encode())
 
 
-def digest(*parts, length: int = 16) -> str:
-    """A hex content hash of ``parts`` (arrays, dataclasses, containers, scalars)."""
+def _cell(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not filled yet
+        return "empty cell"
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _globals_read(function: types.FunctionType) -> dict:
+    """The module-level values a function outside the library reads (``scale`` in
+    ``lambda p, d: p.mean * scale`` written in a script or notebook): part of what it
+    computes. The library's own functions are covered by :func:`code_digest`."""
+    if (function.__module__ or "").split(".")[0] == __package__:
+        return {}
+    space = function.__globals__
+    return {name: space[name] for name in sorted(_names(function.__code__)) if name in space}
+
+
+def _code_content(code: types.CodeType) -> tuple:
+    """A function's code as content: bytecode, constants (nested code too) and the names
+    it reads, without the addresses that ``repr`` of a nested code object shows."""
+    consts = tuple(_code_content(c) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    return ("code", code.co_code, consts, code.co_names, code.co_varnames)
+
+
+def digest(*parts, length: int = 16, strict: bool = False) -> str:
+    """A hex content hash of ``parts`` (arrays, dataclasses, containers, scalars).
+    ``strict``: raise :class:`Unfingerprintable` for a value with no content to hash
+    (its ``repr`` holds a memory address) instead of hashing that address."""
     hasher = hashlib.sha256()
     for part in parts:
-        _feed(hasher, part)
+        _feed(hasher, part, strict=strict)
     return hasher.hexdigest()[:length]
+
+
+_CONTENT_MEMO: dict[tuple, str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    info = path.stat()
+    memo = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+            info.st_ctime_ns)
+    if memo in _CONTENT_MEMO:
+        return _CONTENT_MEMO[memo]
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    # a file changed within the last seconds may change again within the same timestamp
+    # tick (coarse clocks): remember only older ones, as git does with "racy" files
+    if time.time() - info.st_mtime > 2.0:
+        _CONTENT_MEMO[memo] = hasher.hexdigest()
+    return hasher.hexdigest()
+
+
+def content_digest(*paths, length: int = 16) -> str:
+    """A hash of the *content* of files and folders (every file below a folder, by its
+    path relative to that folder and its bytes); a missing path is hashed as missing.
+    The key of every cache whose result depends on input files: a changed file gives a
+    new key wherever the file lives, and a moved folder keeps its key. (Each file's
+    hash is remembered in this process while its size and modification time stay.)"""
+    hasher = hashlib.sha256()
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            hasher.update(b"folder{")
+            for item in sorted(p for p in path.rglob("*") if p.is_file()):
+                hasher.update(item.relative_to(path).as_posix().encode() + b"\0")
+                hasher.update(_file_digest(item).encode())
+            hasher.update(b"}")
+        elif path.is_file():
+            hasher.update(b"file:" + _file_digest(path).encode())
+        else:
+            hasher.update(b"missing:" + os.fsencode(str(path)))
+    return hasher.hexdigest()[:length]
+
+
+def source_digest(source) -> str:
+    """What a model or tokenizer named by ``source`` is: the content of a local file or
+    folder (:func:`content_digest`), else the name itself (a hub name)."""
+    if isinstance(source, (str, os.PathLike)) and Path(source).exists():
+        return "content:" + content_digest(source)
+    return f"name:{source}"
 
 
 def derive_seed(*parts) -> int:

@@ -12,7 +12,6 @@ complete family is :class:`collapse.gaussian.Gaussian`.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +121,9 @@ def _size_of(data) -> int:
 def _check(family, mixing, generations, rng, exact, initial_data, sample_size, keep):
     """Every argument of :func:`simulate`, before any compute; returns the sizes and keep."""
     validate.generator("rng", rng)
+    if isinstance(family, type):
+        raise TypeError(f"family must be an instance such as {family.__name__}(), got the "
+                        f"class {family.__name__}")
     if not isinstance(family, Family):
         raise TypeError(f"family must be a collapse.loop.Family (subclass it and implement "
                         f"fit, sample and describe), got {type(family).__name__}")
@@ -131,7 +133,14 @@ def _check(family, mixing, generations, rng, exact, initial_data, sample_size, k
                          f"(replace or accumulate), got {type(mixing).__name__}")
     if exact and not isinstance(family, ExactFamily):
         raise ValueError(f"exact=True: family {type(family).__name__} has no exact statistics")
-    validate.finite_arrays("initial data", initial_data)
+    if hasattr(initial_data, "n") and not exact:
+        raise ValueError(f"initial_data are sufficient statistics "
+                         f"({type(initial_data).__name__}): pass exact=True, or give samples")
+    if not hasattr(initial_data, "n") and len(getattr(initial_data, "shape",
+                                                      np.shape(initial_data))) < 2:
+        raise ValueError(f"initial_data must be an array (runs, n, ...): axis 0 the runs, "
+                         f"axis 1 the samples; got shape {np.shape(initial_data)}")
+    validate.finite_arrays("initial data", initial_data, largest=1e150)
     sizes = sample_sizes(sample_size, generations, _size_of(initial_data))
     for g in range(1, generations):
         _, previous, original = mixing.counts(int(sizes[g]))
@@ -139,9 +148,7 @@ def _check(family, mixing, generations, rng, exact, initial_data, sample_size, k
             raise ValueError(f"mixing needs {previous} previous and {original} original "
                              f"samples at generation {g}, but D_{g - 1} has {sizes[g - 1]} "
                              f"and D_0 has {sizes[0]}")
-    keep = {validate.integer("keep (each generation)", g, minimum=0, maximum=generations - 1)
-            for g in keep}
-    return sizes, keep
+    return sizes, validate.generation_list("keep", keep, generations)
 
 
 def simulate(family: Family, initial_data, generations: int, sample_size,
@@ -165,14 +172,16 @@ def simulate(family: Family, initial_data, generations: int, sample_size,
     generations = validate.integer("generations", generations, minimum=1)
     sizes, keep = _check(family, mixing, generations, rng, exact, initial_data, sample_size,
                          keep)
-    metrics = dict(metrics or {})
+    metrics = validate.metric_functions(metrics)
+    validate.real("checkpoint_seconds", checkpoint_seconds, low=0.0)
+    checkpoints.check_path(checkpoint)
     data, fit, draw, join = initial_data, family.fit, family.sample, mixing_rules.join
     if exact:
         data = initial_data if hasattr(initial_data, "n") else family.summarize(initial_data)
         fit, draw, join = family.fit_statistics, family.sample_statistics, family.combine
 
     signature = checkpoints.fingerprint(family, initial_data, rng, sizes, mixing, exact,
-                                        metrics, keep)
+                                        metrics, keep, strict=checkpoint is not None)
     state = checkpoints.load(checkpoint, signature)
     if state is None:
         pool = mixing_rules.GrowingPool(data) if mixing.needs_pool else None
@@ -180,21 +189,23 @@ def simulate(family: Family, initial_data, generations: int, sample_size,
                      columns=[], kept={}, rng=rng.bit_generator.state)
     else:
         rng.bit_generator.state = state["rng"]
-
-    bar = None
+    progress_bar = None
     if progress:  # a text bar: no ipywidgets needed in notebooks
         from tqdm.std import tqdm
-        bar = tqdm(total=generations, initial=state["generation"], desc="generations")
-    runs, last_save, committing = _runs_of(data), time.monotonic(), False
-    try:
-        with checkpoints.InterruptGuard() as guard:
+        progress_bar = tqdm(total=generations, initial=state["generation"], desc="generations")
+    saver = checkpoints.Progress(checkpoint, signature, generations, checkpoint_seconds,
+                                 state["generation"])
+    runs, committing = _runs_of(data), False
+    with checkpoints.InterruptGuard() as guard:
+        try:
             while state["generation"] < generations:
                 g, data = state["generation"], state["data"]
                 params = fit(data)
                 columns = {"run": np.arange(runs), "generation": np.full(runs, g),
                            "n_train": np.full(runs, _size_of(data))}
-                columns.update({k: np.broadcast_to(v, runs)
-                                for k, v in family.describe(params).items()})
+                described = family.describe(params)
+                validate.finite_columns(g, described, family)
+                columns.update({k: np.broadcast_to(v, runs) for k, v in described.items()})
                 for name, metric in metrics.items():
                     columns[name] = np.broadcast_to(metric(params, data), runs)
                 if g + 1 < generations:
@@ -215,27 +226,24 @@ def simulate(family: Family, initial_data, generations: int, sample_size,
                             new, sources, size, rng, join)
                     state["generation"], state["rng"] = g + 1, rng.bit_generator.state
                     committing = False
-                if bar is not None:
-                    bar.update(1)
-                # Pickling the whole state costs O(generations); writing at most every
-                # `checkpoint_seconds` keeps long runs of cheap generations linear.
-                finished = state["generation"] == generations
-                if finished or time.monotonic() - last_save >= checkpoint_seconds:
-                    checkpoints.save(checkpoint, signature, state)
-                    last_save = time.monotonic()
-    except KeyboardInterrupt as interrupt:
-        if committing:  # raised by code, not by a signal: the state is half-updated
+                if progress_bar is not None:
+                    progress_bar.update(1)
+                # Saving costs O(generations): at most every `checkpoint_seconds`.
+                if saver.due(state):
+                    saver.save(state, guard)
+        except KeyboardInterrupt as interrupt:
+            if committing:  # raised by code, not by a signal: the state is half-updated
+                raise
+            saver.save(state, guard, stopping=True)  # a second signal cannot abort it
+            raise checkpoints.interrupted(state["generation"], generations, checkpoint,
+                                          interrupt) from interrupt
+        except BaseException:
+            if not committing:  # a failed generation: keep every finished one
+                saver.save(state, guard, stopping=True)
             raise
-        checkpoints.save(checkpoint, signature, state)
-        raise checkpoints.interrupted(state["generation"], generations, checkpoint,
-                                      interrupt) from interrupt
-    except BaseException:
-        if not committing:  # a failed generation: keep every finished one
-            checkpoints.save(checkpoint, signature, state)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+        finally:
+            if progress_bar is not None:
+                progress_bar.close()
 
     table = pd.DataFrame({k: np.concatenate([c[k] for c in state["columns"]])
                           for k in state["columns"][0]})

@@ -65,6 +65,12 @@ class GrowingPool:
     def data(self) -> np.ndarray:
         return self.buffer[:, : self.size]
 
+    def __getstate__(self):  # a checkpoint holds the samples, not the spare room
+        return {"size": self.size, "buffer": np.ascontiguousarray(self.data)}
+
+    def __setstate__(self, state):
+        self.size, self.buffer = state["size"], state["buffer"]
+
 
 @dataclass
 class Sources:

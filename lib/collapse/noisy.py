@@ -138,6 +138,7 @@ class NoisyGaussian(Gaussian):
         """Draw ``x̄ ~ N(µ, Σ/n)``, ``y ~ N(0, Σ)`` and scatter ``y yᵀ + Wishart(Σ, n − 2)``
         exactly, without drawing the ``n`` points."""
         n = validate.integer("n", n, minimum=2)
+        validate.generator("rng", rng)
         if params.dim is None:
             raise ValueError("the noisy model is N-D: give mean (runs, d) and cov (runs, d, d)")
         runs, d = params.runs, params.dim
@@ -228,6 +229,7 @@ def initial_data(runs: int, M: int, rng: np.random.Generator, cov) -> NoisyStats
     (exact, so that ``noise="pull"`` knows the parent's mean)."""
     cov = np.asarray(cov, dtype=float)
     runs = validate.integer("runs", runs, minimum=1)
+    validate.generator("rng", rng)
     dim = cov.shape[0]
     truth = GaussianParams(np.zeros((runs, dim)), np.broadcast_to(cov, (runs, dim, dim)))
     return NoisyGaussian(noise="none").sample_statistics(truth, M, rng)

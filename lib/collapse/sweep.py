@@ -40,6 +40,7 @@ Example (:func:`simulation` is a ready task function around :func:`loop.simulate
 from __future__ import annotations
 
 import concurrent.futures
+import difflib
 import functools
 import inspect
 import logging
@@ -101,6 +102,13 @@ def task(function: Callable, **kwargs) -> Task:
     if "checkpoint" in kwargs:
         raise TypeError("task(): checkpoint is chosen by sweep.run (from checkpoint_dir); "
                         "do not pass it")
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [name for name in kwargs if name not in signature.parameters]
+    if unknown and not accepts_any:
+        close = difflib.get_close_matches(unknown[0], list(signature.parameters), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"task(): {function.__qualname__} takes no argument {unknown[0]!r}"
+                        f"{hint}; it takes {', '.join(signature.parameters)}")
     try:
         signature.bind(**kwargs, checkpoint=None)
     except TypeError as error:

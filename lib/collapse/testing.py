@@ -35,6 +35,19 @@ ALL_RULES = (mixing.Replace(), mixing.Accumulate(), mixing.Pool(), mixing.KeepOr
              mixing.Weighted(0.5, 0.25, 0.25))
 
 
+# The resume check's counter: state of a library function, which a checkpoint's
+# fingerprint covers by its code, not its values (a counter in a closure would make the
+# resumed run a different one).
+_PROBE = {"count": 0, "stop_at": -1}
+
+
+def _probe(params, data):
+    _PROBE["count"] += 1
+    if _PROBE["count"] - 1 == _PROBE["stop_at"]:
+        raise _StopHere
+    return 0.0
+
+
 def check_family(make_family, make_initial, *, size: int, generations: int = 3,
                  mixings=ALL_RULES, exact: bool = False, checkpoint_dir=None) -> None:
     """Run ``make_family()`` through the loop's contract; an ``AssertionError`` says what
@@ -86,14 +99,8 @@ def check_family(make_family, make_initial, *, size: int, generations: int = 3,
     # Resume: an interrupted run continues to the same table bit for bit.
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(checkpoint_dir or scratch) / f"{type(family).__name__}.pkl"
-        calls = {"count": 0, "stop_at": -1}
-
-        def probe(params, data):
-            calls["count"] += 1
-            if calls["count"] - 1 == calls["stop_at"]:
-                raise _StopHere
-            return 0.0
-
+        calls, probe = _PROBE, _probe
+        calls.update(count=0, stop_at=-1)
         reference = run(3, metrics={"probe": probe}).table
         calls.update(count=0, stop_at=generations - 1)
         try:

@@ -128,14 +128,18 @@ class VAE(Family):
         validate.integer("latent_dim", self.latent_dim, minimum=1)
         validate.integer("epochs", self.epochs, minimum=1)
         validate.integer("batch_size", self.batch_size, minimum=1)
-        validate.real("learning_rate", self.learning_rate, low=0.0)
-        validate.real("weight_decay", self.weight_decay, low=0.0)
+        # Adam's steps are about learning_rate in size: beyond 1 the weights overflow
+        validate.real("learning_rate", self.learning_rate, low=0.0, high=1.0)
+        validate.real("weight_decay", self.weight_decay, low=0.0, high=1.0)
         validate.choice("synthetic", self.synthetic, SYNTHETIC)
         validate.choice("device", self.device, DEVICES)
         validate.choice("precision", self.precision, PRECISIONS)
+        self._device()  # device="cuda" without a GPU: refused now, not in the first fit
         if self.fit_cache is not None and not isinstance(self.fit_cache, (str, os.PathLike)):
             raise ValueError(f"fit_cache must be a directory path or None, got "
                              f"{self.fit_cache!r}")
+        if self.fit_cache is not None:
+            files.check_folder_outside("fit_cache", self.fit_cache)
 
     def check_mixing(self, mixing) -> None:
         """Called by ``loop.simulate`` before any compute: a stream cannot be pooled."""
@@ -143,6 +147,11 @@ class VAE(Family):
             raise ValueError(f"mixing rule {type(mixing).__name__} keeps every sample in a "
                              f"pool, which a synthetic stream cannot be; use "
                              f"synthetic='fixed' (or another mixing rule)")
+
+    def _advice(self) -> str:
+        """What to change when training diverges (the end of its message)."""
+        return (f"lower learning_rate (now {self.learning_rate}) or weight_decay (now "
+                f"{self.weight_decay})")
 
     def _device(self) -> torch.device:
         if self.device == "auto":
@@ -200,7 +209,7 @@ class VAE(Family):
         start = time.perf_counter()
         params.bce, params.kl = (vae_train.fast_epochs if fast else vae_train.plain_epochs)(
             model, optimiser, batches, data.shape[1], self.epochs, self.batch_size, noise,
-            shuffle)
+            shuffle, self._advice())
         params.seconds = time.perf_counter() - start
         params.model = model.cpu()
         if cache_file is not None:

@@ -26,6 +26,8 @@ emulated, and the fast loop is the slow one.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F  # noqa: N812 (the usual torch spelling)
 
@@ -62,16 +64,39 @@ def loss_terms(model, images: torch.Tensor, generator: torch.Generator):
     return bce, kl
 
 
+def diverged(loss: float, advice: str) -> ValueError:
+    """The error of a training whose loss is no longer finite, ending with ``advice`` (what
+    to change)."""
+    return ValueError(f"VAE training diverged (the loss is {loss}): {advice}")
+
+
+def checked(terms, model, images: torch.Tensor, generator: torch.Generator, advice: str):
+    """``terms(model, images, generator)``, or :func:`diverged` when training diverged:
+    the loss is not finite, or the weights overflowed to NaN and torch failed inside the
+    loss (the sigmoid's BCE refuses NaN probabilities)."""
+    try:
+        bce, kl = terms(model, images, generator)
+    except RuntimeError:
+        if all(torch.isfinite(p).all() for p in model.parameters()):
+            raise
+        bce = kl = torch.tensor(float("nan"))
+    if not torch.isfinite(bce + kl):
+        raise diverged(float(bce + kl), advice)
+    return bce, kl
+
+
 def plain_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
-                 noise: torch.Generator, shuffle: torch.Generator):
-    """Train ``model`` in float32; the per-image BCE and KL of every epoch."""
+                 noise: torch.Generator, shuffle: torch.Generator,
+                 advice: str = "lower the learning rate"):
+    """Train ``model`` in float32; the per-image BCE and KL of every epoch. A loss that is
+    no longer finite stops it at once (:func:`checked`; ``advice`` ends the message)."""
     bce_curve, kl_curve = [], []
     model.train()
     for _ in range(epochs):
         order = torch.randperm(n, generator=shuffle)
         bce_total = kl_total = 0.0
         for slots in order.split(batch_size):
-            bce, kl = loss_terms(model, batches(slots), noise)
+            bce, kl = checked(loss_terms, model, batches(slots), noise, advice)
             optimiser.zero_grad(set_to_none=True)
             (bce + kl).backward()
             optimiser.step()
@@ -112,8 +137,12 @@ def fast_optimiser(model, learning_rate: float, weight_decay: float):
 
 
 def fast_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
-                noise: torch.Generator, shuffle: torch.Generator):
-    """Train ``model`` with bf16 convolutions; the per-image BCE and KL of every epoch."""
+                noise: torch.Generator, shuffle: torch.Generator,
+                advice: str = "lower the learning rate"):
+    """Train ``model`` with bf16 convolutions; the per-image BCE and KL of every epoch. A
+    loss that is no longer finite stops it at the end of the epoch (checked once per
+    epoch, not per minibatch, which would wait for the device; ``advice`` ends the
+    message)."""
     bce_curve, kl_curve = [], []
     device = next(model.parameters()).device
     model.train()
@@ -128,6 +157,8 @@ def fast_epochs(model, optimiser, batches, n: int, epochs: int, batch_size: int,
             optimiser.step()
             totals += torch.stack((bce.detach(), kl.detach()))
         bce_total, kl_total = totals.tolist()
+        if not math.isfinite(bce_total + kl_total):
+            raise diverged(bce_total + kl_total, advice)
         bce_curve.append(bce_total / n)
         kl_curve.append(kl_total / n)
     model.eval()

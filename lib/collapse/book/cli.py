@@ -7,9 +7,12 @@ Examples::
     python -m collapse chapter gaussian --profile smoke --set runs=100 --set sizes=[100,1000]
     python -m collapse book --profile quick
 
-Every user error ends with exit code 2 and one line on stderr naming the parameter,
-the value and what is allowed, before any compute and with nothing written. Ctrl-C
-and SIGTERM end ``simulate`` with one line saying what was saved (exit 130 / 143).
+Every user error ends with exit code 2 and one line on stderr naming the flag or
+option the user typed, the value and what is allowed, before any compute and with
+nothing written; a file that cannot be written (disk full, a closed pipe) ends with one
+line too (exit 1; 141 for a reader that closed the pipe, such as ``| head``). Ctrl-C and
+SIGTERM end a command with one line saying what was saved or kept (exit 130 / 143).
+Options are never abbreviated: ``--m`` is not ``--mixing``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import numbers
 import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ import yaml
 from collapse import checkpoint, data, files, loop, mixing
 
 from . import memory
-from .families import FAMILIES, estimate_bytes
+from .families import FAMILIES, estimate_bytes, flag_names, in_user_terms
 
 EXACT_FAMILIES = tuple(name for name, entry in FAMILIES.items() if entry.exact)
 LARGEST = 1e100  # |number| allowed in --option/--set: its square stays a finite float
@@ -118,11 +120,12 @@ def parse_value(name: str, text: str):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m collapse", description=__doc__,
+    parser = _Parser(prog="python -m collapse", description=__doc__, allow_abbrev=False,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    sim = commands.add_parser("simulate", help="run one generational experiment, write CSV")
+    sim = commands.add_parser("simulate", help="run one generational experiment, write CSV",
+                              allow_abbrev=False)
     sim.add_argument("family", help=f"one of {', '.join(FAMILIES)}")
     sim.add_argument("--M", type=_integer(2), default=100, help="samples per generation (>= 2)")
     sim.add_argument("--generations", type=_integer(1), default=50, help="models fitted (>= 1)")
@@ -138,16 +141,19 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--option", action="append", default=[], type=_assignment,
                      metavar="NAME=VALUE", help="family option, e.g. estimator=mle")
     sim.add_argument("--checkpoint", help="resume file: a re-run continues where it stopped")
-    sim.add_argument("--out", help="CSV file (default: standard output)")
+    sim.add_argument("--out", help="CSV file (default, or '-': standard output; a device or "
+                                   "pipe is written in place)")
 
-    chapter = commands.add_parser("chapter", help="execute one chapter with papermill")
+    chapter = commands.add_parser("chapter", help="execute one chapter with papermill",
+                                  allow_abbrev=False)
     chapter.add_argument("name")
     chapter.add_argument("--profile", default="quick")
     chapter.add_argument("--set", action="append", default=[], type=_assignment,
                          metavar="NAME=VALUE", help="override one parameter (YAML value)")
     chapter.add_argument("--force", action="store_true", help="execute even if cached")
 
-    book = commands.add_parser("book", help="execute every chapter, then build the HTML")
+    book = commands.add_parser("book", help="execute every chapter, then build the HTML",
+                               allow_abbrev=False)
     book.add_argument("--profile", default="quick")
     book.add_argument("--force", action="store_true", help="execute even if cached")
     book.add_argument("--no-build", action="store_true", help="execute only")
@@ -155,10 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--jobs", type=int, default=None,
                       help="chapters executed side by side (default: the number of cores)")
 
-    student = commands.add_parser("student", help="write every chapter without its solutions")
+    student = commands.add_parser("student", help="write every chapter without its solutions",
+                                  allow_abbrev=False)
     student.add_argument("--out", default="student", help="folder for <chapter>.md/.ipynb")
 
-    graded = commands.add_parser("assignments", help="graded assignments (otter-grader)")
+    graded = commands.add_parser("assignments", help="graded assignments (otter-grader)",
+                                 allow_abbrev=False)
     graded.add_argument("--out", default="assignments", help="folder for <chapter>/ and README")
     graded.add_argument("--profile", default="quick", help="the profile the notebooks run")
     graded.add_argument("--chapters", nargs="*", help="only these chapters")
@@ -238,35 +246,26 @@ def mixing_rule(args) -> mixing.MixingRule:
         raise ValueError(f"--mixing {args.mixing}: {error}") from None
 
 
-def check_output(name: str, path: str | None, create_folder: bool = False) -> None:
-    """Fail now, not after the run, if ``path`` cannot be written: its folder must exist
-    (or, with ``create_folder``, its nearest existing ancestor) and accept a new file
-    (probed), and the path must not be a directory."""
-    if path is None:
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"{name} {path!r} is a directory; give a file name")
-    folder = target.parent
-    while create_folder and not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        problem = "is not a directory" if folder.exists() else "does not exist"
-        raise ValueError(f"{name} {path!r}: the folder {str(folder)!r} {problem}")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as error:
-        raise ValueError(f"{name} {path!r}: cannot write in {str(folder)!r} "
-                         f"({error.strerror or error})") from None
-    if target.exists() and not os.access(target, os.W_OK):
-        raise ValueError(f"{name} {path!r} exists and is not writable")
+def check_output(name: str, path: str | None, create_folder: bool = False,
+                 special: bool = True) -> None:
+    """Fail now, not after the run, if ``path`` cannot be written (see
+    :func:`collapse.files.check_writable`)."""
+    files.check_writable(name, path, create_folder=create_folder, special=special)
 
 
 def write_csv(table, path: str) -> None:
-    """Write ``table`` to ``path`` atomically (see :func:`collapse.files.replacing`): a
-    failure never leaves half a file."""
-    with files.replacing(path) as partial, open(partial, "w", newline="") as stream:
-        table.to_csv(stream, index=False)
+    """Write ``table`` to ``path``: atomically for a regular file (a failure never leaves
+    half a file), in place for a device or pipe, to standard output for ``-`` (see
+    :func:`collapse.files.writing`)."""
+    try:
+        with files.writing(path, "w", newline="") as stream:
+            table.to_csv(stream, index=False)
+    except BrokenPipeError:
+        raise
+    except OSError as error:  # e.g. ENOSPC at the last flush, which names no file
+        if error.errno is not None and error.filename is None:  # else str(error) is garbled
+            error.filename = "standard output" if path == files.STDOUT else path
+        raise
 
 
 # ------------------------------------------------------------------------ commands
@@ -282,12 +281,16 @@ def simulate_command(args) -> int:
                          f"got {args.family} with --mixing {args.mixing}")
     options = family_options(args.family, args.option)
     exact = args.exact if args.exact is not None else (entry.exact and rule.exact)
+    try:
+        entry.check(options, exact, args.generations)
+    except (ValueError, TypeError) as error:
+        raise in_user_terms(error, flag_names(entry, entry.options())) from None
     settings = {**entry.options(), **options}
     memory.check(estimate_bytes(args.family, settings, args.runs, args.M, args.generations,
                                 rule, exact),
                  f"lower --runs, --M{entry.size_options} or --generations")
     check_output("--out", args.out)
-    check_output("--checkpoint", args.checkpoint, create_folder=True)
+    check_output("--checkpoint", args.checkpoint, create_folder=True, special=False)
     checkpoint.read(args.checkpoint)  # a corrupt or foreign file: before any setup
     if args.out and args.checkpoint and Path(args.out).resolve() == \
             Path(args.checkpoint).resolve():
@@ -295,15 +298,19 @@ def simulate_command(args) -> int:
     entry.check_data()
 
     rng = np.random.default_rng(args.seed)
-    family, initial = entry.build(args.runs, args.M, rng, **options)
-    history = loop.simulate(family, initial, args.generations, args.M, rng, rule,
-                            exact=exact, checkpoint=args.checkpoint,
-                            progress=sys.stderr.isatty())
-    if args.out:
-        write_csv(history.table, args.out)
+    names = flag_names(entry, entry.options())
+    try:
+        family, initial = entry.build(args.runs, args.M, rng, **options)
+        history = loop.simulate(family, initial, args.generations, args.M, rng, rule,
+                                exact=exact, checkpoint=args.checkpoint,
+                                progress=sys.stderr.isatty())
+    except (ValueError, TypeError) as error:
+        if isinstance(error, checkpoint.CheckpointError):
+            raise
+        raise in_user_terms(error, names) from None
+    write_csv(history.table, args.out or files.STDOUT)
+    if args.out and args.out != files.STDOUT:
         print(f"wrote {len(history.table)} rows to {args.out}", file=sys.stderr)
-    else:
-        history.table.to_csv(sys.stdout, index=False)
     return 0
 
 
@@ -312,8 +319,8 @@ def _interrupted(error: KeyboardInterrupt, args) -> int:
     signum = int(getattr(error, "signum", signal.SIGINT))
     name = signal.Signals(signum).name
     checkpoint = getattr(error, "checkpoint", getattr(args, "checkpoint", None))
-    if args.command != "simulate":
-        message = f"{args.command} stopped"
+    if args.command != "simulate":  # the runner's message says which notebooks are new
+        message = f"{args.command} {str(error) or 'stopped'}"
     elif str(error):  # the loop's own message says what it saved
         message = str(error)
     elif checkpoint and Path(checkpoint).exists():
@@ -327,14 +334,25 @@ def _interrupted(error: KeyboardInterrupt, args) -> int:
     return 128 + signum
 
 
-def main(argv=None) -> int:
+def _broken_pipe() -> int:
+    """The reader of standard output went away (``| head``): stop quietly, as ``cat``
+    does, without Python's "Exception ignored" at exit."""
+    with open(os.devnull, "w") as sink:
+        os.dup2(sink.fileno(), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
+def main(argv=None, process: bool = False) -> int:
+    """Run a command; its exit code. ``process``: this command is the whole process
+    (``python -m collapse``), so once a signal stops it, further ones are ignored to its
+    end (see :class:`collapse.checkpoint.InterruptGuard`'s ``final``)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as stop:  # --help, or a usage error already reported in one line
         return int(stop.code or 0)
     try:
         # SIGTERM (from timeout, batch schedulers, kill) stops a command like Ctrl-C
-        with checkpoint.InterruptGuard(sigint=False):
+        with checkpoint.InterruptGuard(sigint=False, final=process):
             if args.command == "simulate":
                 return simulate_command(args)
             if args.command == "student":
@@ -352,9 +370,18 @@ def main(argv=None) -> int:
             if args.command == "chapter":
                 args.set = list({name: parse_value(f"--set {name}", text)
                                  for name, text in _unique("--set", args.set).items()}.items())
+                if "profile" in dict(args.set):
+                    raise ValueError(f"--set profile={dict(args.set)['profile']}: the profile "
+                                     f"is chosen with --profile, not --set (e.g. --profile "
+                                     f"{dict(args.set)['profile']})")
             return runner.cli(args)
     except (ValueError, TypeError, data.DataUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:
         return _interrupted(error, args)
+    except BrokenPipeError:
+        return _broken_pipe()
+    except OSError as error:  # disk full, a file that vanished: one line, nothing half-written
+        print(f"error: {files.describe_os_error(error)}", file=sys.stderr)
+        return 1

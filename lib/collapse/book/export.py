@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nbformat
 
+from collapse import files
+
 from . import runner
 from . import student as _student
 from .myst import Converter, escape, myst_left  # noqa: F401 (myst_left: export.myst_left)
@@ -206,7 +208,8 @@ def student_notebook(text: str, book: Book, name: str):
 def write_student(out: Path, book: Book, chapters: list[str] | None = None) -> list[Path]:
     """``<name>.ipynb`` and ``<name>.md`` (jupytext Markdown of the same notebook) of
     each chapter's student version (all of the book by default, in toc order) into
-    ``out``; return the paths written."""
+    ``out``, each file atomically (:func:`collapse.files.replacing`); return the paths
+    written."""
     import jupytext
 
     out = Path(out)
@@ -214,8 +217,10 @@ def write_student(out: Path, book: Book, chapters: list[str] | None = None) -> l
     written = []
     for name in chapters or list(book.chapters):
         notebook = student_notebook(book.chapters[name].read_text(), book, name)
-        nbformat.write(notebook, out / f"{name}.ipynb")
-        (out / f"{name}.md").write_text(jupytext.writes(notebook, fmt="md"))
+        with files.replacing(out / f"{name}.ipynb") as partial:
+            nbformat.write(notebook, partial)
+        with files.replacing(out / f"{name}.md") as partial:
+            partial.write_text(jupytext.writes(notebook, fmt="md"))
         written += [out / f"{name}.ipynb", out / f"{name}.md"]
     return written
 
@@ -230,6 +235,7 @@ def write_executed(executed: Path, out: Path, book: Book) -> list[Path]:
         source = Path(executed) / f"{name}.ipynb"
         if source.exists():
             notebook = executed_notebook(nbformat.read(source, as_version=4), book, name)
-            nbformat.write(notebook, out / f"{name}.ipynb")
+            with files.replacing(out / f"{name}.ipynb") as partial:
+                nbformat.write(notebook, partial)
             written.append(out / f"{name}.ipynb")
     return written

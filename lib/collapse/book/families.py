@@ -1,7 +1,8 @@
 """The model families of ``python -m collapse simulate <family>``: one registry entry each,
 declaring its options (name → default), whether it has exact sufficient statistics,
 how its data grow with the options (for the memory estimate), and how ``D_0`` and the
-family are built from ``--runs``, ``--M``, a generator and the options.
+family are built from ``--runs``, ``--M``, a generator and the options; and how a
+message's library names become the flags the user typed (:func:`in_user_terms`).
 
 Adding a family to the command line is one entry in :data:`FAMILIES`.
 """
@@ -9,12 +10,20 @@ Adding a family to the command line is one entry in :data:`FAMILIES`.
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from collapse import data, validate
+
+
+# The command's process before any data: Python with numpy, scipy, pandas (and sklearn)
+# and this library (150 to 250 MB measured); torch's families add their own (see below).
+BASE = 300e6
+TORCH_BASE = 700e6  # torch, a VAE and its optimiser (500 MB measured for the digits)
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,10 @@ class Entry:
     ``exact``: the family has exact sufficient statistics; ``width(options)``: numbers
     per sample, ``params_per_run(options)``: numbers per fitted model (memory estimate);
     ``size_options``: the options to name when a run does not fit; ``check_data``: a
-    check of the local data files, run before any set-up."""
+    check of the local data files, run before any set-up; ``check(options, exact,
+    generations)``: refuses, before any set-up, a combination the family cannot run
+    (naming the flags); ``flags``: the library's names for what the user typed (the
+    language model's ``train_blocks`` is ``--M``), so that its messages name the flag."""
 
     build: Callable
     options: Callable[[], dict]
@@ -35,6 +47,9 @@ class Entry:
     params_per_run: Callable = lambda options: 2
     size_options: str = ""
     check_data: Callable = field(default=lambda: None)
+    check: Callable = field(default=lambda options, exact, generations: None)
+    flags: dict = field(default_factory=dict)
+    base: Callable = lambda options: BASE
 
 
 def _gaussian(runs, M, rng, estimator="unbiased", mean=0.0, std=1.0):
@@ -57,6 +72,13 @@ def _noisy(runs, M, rng, noise="residual", scale=1.0, power=0.5, dim=3):
     return family, family.sample(truth, M, rng)
 
 
+def _noisy_check(options, exact, generations):
+    if options.get("noise") == "pull" and not exact:
+        raise ValueError("--option noise=pull needs exact statistics (the pull uses the mean "
+                         "of the model that generated the data, which only they carry): drop "
+                         "--no-exact and use --mixing replace or accumulate")
+
+
 def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=None):
     """``p_0`` uniform, or the Fig 3 mixture binned into ``states`` bins on [−8, 8]."""
     from collapse import discrete
@@ -74,11 +96,15 @@ def _discrete(runs, M, rng, states=10, distribution="uniform", tail_threshold=No
     return family, discrete.initial_data(runs, M, rng, family.reference)
 
 
-def _gmm(runs, M, rng, data="two", separation=6.0, components=2, backend="batched"):
+def _gmm(runs, M, rng, data="two", separation=None, components=2, backend="batched"):
     """The table gets ``l2_to_reference``, the L2 distance to generation 0."""
     from collapse import gmm
 
     validate.choice("data", data, gmm.SETTINGS)
+    if data == "blob" and separation is not None:
+        raise ValueError("--option separation applies to data=two (the distance between its "
+                         "two Gaussians); data=blob is one Gaussian: drop --option separation")
+    separation = 6.0 if separation is None else separation
     family = gmm.GMM(components=components, seed=int(rng.integers(2**32)), backend=backend)
     validate.integer("M", M, minimum=family.components)
     initial = gmm.initial_data(runs, M, rng, data, separation)
@@ -100,6 +126,7 @@ def _vae(runs, M, rng, dataset="digits", **options):
     validate.integer("runs", runs, minimum=1, maximum=1)
     family = VAE(**options)
     images, labels = mnist.load(dataset, "train")
+    validate.integer("--M", M, maximum=len(images))  # the data set's training images
     real, _ = mnist.subset(images, labels, M, rng)
     return family, real[None]
 
@@ -122,16 +149,43 @@ def _lm(runs, M, rng, profile="smoke", **overrides):
     from collapse.book import settings
     from collapse.book.chapters import language_models as chapter
 
-    if profile not in settings.PROFILE_NAMES:
-        raise ValueError(f"--option profile must be one of {', '.join(settings.PROFILE_NAMES)}; "
-                         f"got {profile!r}")
+    _lm_profile(profile)
     validate.integer("runs", runs, minimum=1, maximum=1)
     config = settings.resolve("language_models", profile, train_blocks=M, **overrides)
-    setup = chapter.prepare(config)
-    family, _ = chapter.regime(setup, config, "no original data", config.seed, progress=True)
+    bars = sys.stderr.isatty()  # as the loop's: progress bars for a person, not a log
+    setup = chapter.prepare(config, progress=bars)
+    family, _ = chapter.regime(setup, config, "no original data", config.seed, progress=bars)
     if "repetition_penalty" in overrides:  # the regime without it has no penalty
         family = dataclasses.replace(family, repetition_penalty=config.repetition_penalty)
     return family, setup.train[None]
+
+
+def _lm_profile(profile) -> str:
+    from collapse.book import settings
+
+    if profile not in settings.PROFILE_NAMES:
+        raise ValueError(f"--option profile must be one of {', '.join(settings.PROFILE_NAMES)}; "
+                         f"got {profile!r}")
+    return profile
+
+
+def _lm_check(options, exact, generations):
+    """The chapter's own limits on what the flags set (before minutes of pre-training and
+    before the memory estimate, which resolves the same settings)."""
+    from collapse.book import settings
+
+    overrides = {k: v for k, v in options.items() if k != "profile"}
+    settings.resolve("language_models", _lm_profile(options.get("profile", "smoke")),
+                     generations=max(generations, 2), **overrides)
+
+
+def _lm_base(options) -> float:
+    """The chapter's estimate of one fine-tuning and generation step, plus the text."""
+    from collapse.book import settings
+
+    overrides = {k: v for k, v in options.items() if k != "profile"}
+    config = settings.resolve("language_models", options.get("profile", "smoke"), **overrides)
+    return config.peak_memory()[0] + 500e6  # WikiText-2's lines and their tokens
 
 
 def _lm_data() -> None:
@@ -145,7 +199,7 @@ FAMILIES = {
     "gaussian": Entry(_gaussian, lambda: dict(estimator="unbiased", mean=0.0, std=1.0),
                       exact=True),
     "noisy": Entry(_noisy, lambda: dict(noise="residual", scale=1.0, power=0.5, dim=3),
-                   exact=True,
+                   exact=True, check=_noisy_check,
                    width=lambda o: o.get("dim", 3),
                    params_per_run=lambda o: o.get("dim", 3) ** 2, size_options=", --option dim"),
     "discrete": Entry(_discrete,
@@ -156,22 +210,53 @@ FAMILIES = {
                                     backend="batched"),
                  width=lambda o: 2,
                  params_per_run=lambda o: 7 * o.get("components", 2)),
-    "vae": Entry(_vae, _vae_options,
-                 width=lambda o: 784 if o.get("dataset") == "mnist" else 64),
-    "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data),
+    "vae": Entry(_vae, _vae_options, flags={"n": "--M"},
+                 width=lambda o: 784 if o.get("dataset") == "mnist" else 64,
+                 # MNIST is read whole: 60,000 images as bytes, then float32 twice
+                 base=lambda o: TORCH_BASE + (60000 * 784 * 9 if o.get("dataset") == "mnist"
+                                              else 0)),
+    "lm": Entry(_lm, _lm_options, width=lambda o: 64, check_data=_lm_data, check=_lm_check,
+                flags={"train_blocks": "--M"}, base=lambda o: _lm_base(o)),
 }
+
+
+def flag_names(entry, options: dict) -> dict[str, str]:
+    """The library's names for what the user typed: ``M`` is ``--M``, ``std`` is
+    ``--option std`` (and the entry's own, such as the language model's ``train_blocks``)."""
+    names = {name: f"--option {name}" for name in options}
+    names.update({"M": "--M", "runs": "--runs", "generations": "--generations"})
+    names.update(entry.flags)
+    return names
+
+
+def in_user_terms(error: Exception, names: dict[str, str]) -> Exception:
+    """``error`` with the library's parameter name at the start of its message replaced by
+    the flag the user typed (``n must be <= 1500`` → ``--M must be <= 1500``)."""
+    message = str(error)
+    for name in sorted(names, key=len, reverse=True):
+        match = re.match(rf"(parameter )?'?{re.escape(name)}'?(?=[\s:,(])", message)
+        if match:
+            return type(error)(names[name] + message[match.end():])
+    return error
 
 
 def estimate_bytes(family: str, options: dict, runs: int, M: int, generations: int,
                    mixing, exact: bool) -> float:
-    """A generous estimate of a run's peak memory: the data arrays (copies of
-    ``runs × M`` samples; a pool or an accumulated set grows with ``generations``), the
-    fitted parameters and the output table. Measured peaks are 1/2 to 2/3 of it."""
+    """An upper bound on a run's peak resident memory (``tests/test_trust.py`` checks it
+    against the measured peak over a grid of sizes): the process itself
+    (:attr:`Entry.base`), the training sets (``runs × M`` samples: the draws, the training
+    set, the previous and the original data and the fit's temporaries; only ``D_0`` with
+    exact statistics; a pool or an accumulated set grows with ``generations``, and a pool
+    is sampled through index arrays as large as itself), the fitted parameters with the
+    temporaries of ``describe`` (about ten arrays of them), and the table with pandas'
+    copies."""
     from collapse import mixing as rules
 
     entry = FAMILIES[family]
     sample = 8.0 * runs * M * entry.width(options)
+    copies = 3 if exact else 8  # exact: D_0 is drawn as samples, then summarised
     grows = {rules.Accumulate: 3, rules.Pool: 4}.get(type(mixing), 0) if not exact else 0
+    params = 8.0 * runs * entry.params_per_run(options) * 16
     table = 8.0 * runs * generations * 16 * 3
-    return (6 * sample + grows * sample * generations
-            + 8.0 * 4 * runs * entry.params_per_run(options) + table)
+    return (entry.base(options) + copies * sample + grows * sample * generations + params
+            + table)

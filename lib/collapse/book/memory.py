@@ -20,13 +20,16 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb"
 
 def parse_bytes(name: str, text: str) -> int:
     """``"8GB"``, ``"512 MiB"``, ``"2e9"`` → bytes; a ``ValueError`` naming ``name``."""
-    match = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-z]*)\s*", str(text).lower())
+    match = re.fullmatch(r"\s*((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*",
+                         str(text).lower())
     if not match or match.group(2) not in _UNITS:
         raise ValueError(f"{name} must be a size such as 8000000000, 8GB or 512MiB; "
                          f"got {text!r}")
     value = float(match.group(1)) * _UNITS[match.group(2)]
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {text!r}")
+    if not value < 2**63:  # also an overflow to inf (1e400)
+        raise ValueError(f"{name} must be a size below 9.2e18 bytes, got {text!r}")
     return int(value)
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from collapse import files
+from collapse import data, files, hashing
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "transformers")
 
@@ -153,3 +154,63 @@ def paper_profile_section(notebooks: list[Path]) -> list[str]:
             "| chapter | this build | paper profile's work | on this CPU | on a GPU |",
             "|---|---|---|---|---|", *rows]
 
+
+def data_digest() -> str:
+    """The content of the data the chapters read: every file under ``COLLAPSE_DATA_DIR``
+    (:func:`collapse.hashing.content_digest`), or ``hub`` when the data come from the hub."""
+    try:
+        folder = data.data_dir()
+    except data.DataUnavailable as error:  # reported by the chapters that read data
+        return f"unavailable: {error}"
+    return "hub" if folder is None else hashing.content_digest(folder)
+
+
+def seed_used(name: str, parameters: dict, notebook: Path):
+    """The seed the run used: the override, else the profile's, else the default of the
+    notebook's parameters cell (None if it has none)."""
+    import papermill
+
+    if "seed" in parameters:
+        return parameters["seed"]
+    from . import settings
+
+    if name in settings.chapters():
+        return settings.resolve(name, parameters["profile"]).seed
+    default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
+    try:
+        return int(default)
+    except (TypeError, ValueError):
+        return None
+
+
+def settings_used(name: str, parameters: dict) -> dict | None:
+    """Every setting the run used (the profile's values with the overrides applied): what
+    the chapter's ``resolve_cell`` builds from the injected parameters."""
+    from . import settings
+
+    if name not in settings.chapters():
+        return None
+    overrides = {k: v for k, v in parameters.items() if k != "profile"}
+    return settings.resolve(name, parameters["profile"], **overrides).as_dict()
+
+
+# IPython marks the failing line of a cell with an arrow: "----> 7 x = f()" or, from
+# line 10 on, "---> 12 x = f()" (the arrow shortens as the number grows)
+_ARROW = re.compile(r"^\s*-+>\s*(\d+)\s?(.*)$")
+
+
+def describe_failure(name: str, error) -> str:
+    """Chapter, cell, the cell's first lines, the failing line and the error, without the
+    traceback."""
+    from papermill.exceptions import strip_color
+
+    lines = (error.source or "").strip().splitlines()
+    head = "\n".join(f"    {line}" for line in lines[:6])
+    more = f"\n    … ({len(lines) - 6} more lines)" if len(lines) > 6 else ""
+    arrows = [match for line in strip_color("\n".join(error.traceback or [])).splitlines()
+              if (match := _ARROW.match(line))]
+    where = (f"\n  failing line {arrows[0].group(1)}: {arrows[0].group(2).strip()}"
+             if arrows else "")
+    return (f"chapter {name!r} failed in cell In [{error.exec_count}]; the previous "
+            f"book/{name}.ipynb is unchanged.\n  cell source:\n{head}{more}{where}\n"
+            f"  {error.ename}: {error.evalue}")

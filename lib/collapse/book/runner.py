@@ -13,11 +13,13 @@ run from the metadata of all executed notebooks in the output directory.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,10 +29,11 @@ from pathlib import Path
 
 import yaml
 
-from collapse import files, hashing
+from collapse import checkpoint, files, hashing
 
-from . import memory, settings
-from .records import environment, read_record, write_execution_page
+from . import memory, settings, stopping
+from .records import (data_digest, describe_failure, environment, read_record, seed_used,
+                      settings_used, write_execution_page)
 
 LIBRARY = Path(hashing.LIBRARY)
 # Start order of a parallel build when no earlier run recorded the chapters' times: the
@@ -87,11 +90,14 @@ def check_chapter_name(name: str, names: list[str]) -> str:
 
 
 def cache_key(root: Path, name: str, parameters: dict) -> str:
-    """Hash of the chapter source, every library source file and the parameters."""
+    """Hash of the chapter source, every library source file, the parameters and the
+    content of the local data (``COLLAPSE_DATA_DIR``; the hub's names when it is unset):
+    a changed data file re-executes the chapters, wherever the data live."""
     digest = hashlib.sha256()
     digest.update((root / "chapters" / f"{name}.md").read_bytes())
     digest.update(hashing.code_digest(LIBRARY).encode())
     digest.update(json.dumps(parameters, sort_keys=True).encode())
+    digest.update(data_digest().encode())
     return digest.hexdigest()
 
 
@@ -118,7 +124,10 @@ def execute_chapter(name: str, profile: str = "quick", overrides: dict | None = 
     root = project_root(root)
     output_dir = Path(output_dir or root / "book")
     parameters, _ = _prepare(name, profile, dict(overrides or {}), root)
-    record = _execute(name, parameters, root, output_dir, force, log)
+    try:
+        record = _execute(name, parameters, root, output_dir, force, log)
+    except KeyboardInterrupt as interrupt:
+        raise stopping.stopped(interrupt, {}, [name], output_dir) from None
     write_execution_page(root, output_dir)
     return record
 
@@ -150,24 +159,27 @@ def _execute(name: str, parameters: dict, root: Path, output_dir: Path, force: b
             nbformat.write(notebook, partial)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*does not end in one of")
-                seed = _seed(name, parameters, partial)
+                seed = seed_used(name, parameters, partial)
                 start = time.perf_counter()
-                papermill.execute_notebook(
-                    str(partial), str(partial), parameters=parameters, kernel_name="python3",
-                    cwd=str(root), progress_bar=False, log_output=False,
-                    # the kernel's start-up notices (not cell output) would repeat per chapter
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
-                )
+                with stopping.kernels_die_first():
+                    papermill.execute_notebook(
+                        str(partial), str(partial), parameters=parameters,
+                        kernel_name="python3", cwd=str(root), progress_bar=False,
+                        log_output=False,
+                        # the kernel's start-up notices (not cell output) would repeat
+                        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    )
             seconds = time.perf_counter() - start
             executed = nbformat.read(partial, as_version=4)
             record = {"cache_key": key, "profile": parameters["profile"],
-                      "parameters": parameters, "seed": seed, "seconds": round(seconds, 1),
+                      "parameters": parameters, "settings": settings_used(name, parameters),
+                      "seed": seed, "seconds": round(seconds, 1),
                       "executed_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                       **environment(root)}
             executed.metadata["collapse"] = record
             nbformat.write(executed, partial)
     except papermill.PapermillExecutionError as error:
-        raise ChapterFailed(_describe_failure(name, error)) from None
+        raise ChapterFailed(describe_failure(name, error)) from None
     except DeadKernelError as error:
         raise ChapterFailed(f"chapter {name!r}: the kernel died ({error}), often for want of "
                             f"memory; the previous book/{name}.ipynb is unchanged") from None
@@ -200,39 +212,6 @@ def install_cell(root: Path):
             "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\", "
             "requirement], check=True)")
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
-
-
-def _seed(name: str, parameters: dict, notebook: Path):
-    """The seed the run used: the override, else the profile's, else the default of the
-    notebook's parameters cell (None if it has none)."""
-    import papermill
-
-    if "seed" in parameters:
-        return parameters["seed"]
-    if name in settings.chapters():
-        return settings.resolve(name, parameters["profile"]).seed
-    default = papermill.inspect_notebook(str(notebook)).get("seed", {}).get("default")
-    try:
-        return int(default)
-    except (TypeError, ValueError):
-        return None
-
-
-def _describe_failure(name: str, error) -> str:
-    """Chapter, cell, the cell's first lines, the failing line and the error, without the
-    traceback."""
-    from papermill.exceptions import strip_color
-
-    lines = error.source.strip().splitlines()
-    head = "\n".join(f"    {line}" for line in lines[:6])
-    more = f"\n    … ({len(lines) - 6} more lines)" if len(lines) > 6 else ""
-    arrows = [line for line in strip_color("\n".join(error.traceback)).splitlines()
-              if line.startswith("---->")]
-    number, _, code = arrows[0].removeprefix("---->").strip().partition(" ") if arrows else "  "
-    where = f"\n  failing line {number}: {code.strip()}" if arrows else ""
-    return (f"chapter {name!r} failed in cell In [{error.exec_count}]; the previous "
-            f"book/{name}.ipynb is unchanged.\n  cell source:\n{head}{more}{where}\n"
-            f"  {error.ename}: {error.evalue}")
 
 
 def _worker(name: str, parameters: dict, root: Path, output_dir: Path, force: bool,
@@ -306,30 +285,47 @@ def execute_all(profile: str = "quick", root: Path | None = None, output_dir: Pa
             except ChapterFailed as error:
                 failures.append(str(error))
                 log(f"{name}: FAILED")
+            except KeyboardInterrupt as interrupt:
+                write_execution_page(root, output_dir)
+                raise stopping.stopped(interrupt, records, names, output_dir) from None
             write_execution_page(root, output_dir)
-    else:
-        budget = memory.available()
-        waiting, running = start_order(names, output_dir), {}
-        threads = max(1, (os.cpu_count() or 1) // min(jobs, len(names) or 1))
-        with ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1)) as pool:
-            try:
-                while waiting or running:
-                    in_use = sum(plans[n][1] for n in running.values())
-                    for name in list(waiting):
-                        fits = budget is None or not running or in_use + plans[name][1] <= budget
-                        if len(running) < jobs and fits:
-                            waiting.remove(name)
-                            log(f"{name}: started ({profile} profile)")
-                            future = pool.submit(_worker, name, plans[name][0], root,
-                                                 output_dir, force, threads)
-                            running[future] = name
-                            in_use += plans[name][1]
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        finished(running.pop(future), future)
-            except BaseException:
+        if failures:
+            raise ChapterFailed("\n\n".join(failures))
+        return [records[n] for n in names]
+    budget = memory.available()
+    waiting, running = start_order(names, output_dir), {}
+    threads = max(1, (os.cpu_count() or 1) // min(jobs, len(names) or 1))
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(names) or 1),
+                               initializer=stopping.worker_start)
+    with checkpoint.InterruptGuard() as guard:
+        try:
+            while waiting or running:
+                in_use = sum(plans[n][1] for n in running.values())
+                for name in list(waiting):
+                    fits = budget is None or not running or in_use + plans[name][1] <= budget
+                    if len(running) < jobs and fits:
+                        waiting.remove(name)
+                        log(f"{name}: started ({profile} profile)")
+                        future = pool.submit(_worker, name, plans[name][0], root,
+                                             output_dir, force, threads)
+                        running[future] = name
+                        in_use += plans[name][1]
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finished(running.pop(future), future)
+        except KeyboardInterrupt as interrupt:
+            with guard.deferred(discard=True):  # a second signal cannot break the stop
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    with contextlib.suppress(OSError):
+                        os.kill(process.pid, signal.SIGTERM)
                 pool.shutdown(wait=True, cancel_futures=True)
-                raise
+                for future, name in list(running.items()):
+                    if future.done() and not future.cancelled() and not future.exception():
+                        records[name] = future.result()[0]
+                write_execution_page(root, output_dir)
+            raise stopping.stopped(interrupt, records, names, output_dir) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     if failures:
         raise ChapterFailed("\n\n".join(failures))
     return [records[n] for n in names]
@@ -359,9 +355,3 @@ def cli(args) -> int:
     except ChapterFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        # the kernel client's pending tasks die with the process: no "never retrieved" noise
-        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-        print("interrupted: every chapter that had not finished kept its previous "
-              "book/<name>.ipynb", file=sys.stderr)
-        return 130

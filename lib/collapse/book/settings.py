@@ -200,14 +200,44 @@ def resolve(chapter: str, profile: str = "quick", **overrides) -> ChapterSetting
     return cls(profile=profile, **values)
 
 
-def resolve_cell(chapter: str, profile: str = "quick", **values) -> ChapterSettings:
+def resolve_cell(chapter: str, profile: str = "quick", parameters_set=None,
+                 **values) -> ChapterSettings:
     """:func:`resolve` for a parameters cell that shows the ``quick`` profile's literal
-    values: a value equal to its quick default is left to ``profile``; any other value
-    (set in the cell or injected by papermill) overrides the profile."""
+    values. A value overrides the profile when it was *set*: injected by papermill (the
+    runner, ``python -m collapse chapter --set``, or plain ``papermill -p``; read from the
+    injected-parameters cell of this IPython session, or given as ``parameters_set``, a
+    list of names), or edited in the cell (it differs from its quick default). A value
+    left as the cell shows it follows ``profile``; so ``--profile smoke --set runs=1000``
+    runs 1000 even though 1000 is also the quick default."""
     quick = module(chapter).Settings()
+    given = set(injected_names() if parameters_set is None else parameters_set)
     overrides = {name: value for name, value in values.items()
-                 if name not in quick.names() or value != getattr(quick, name)}
+                 if name in given or name not in quick.names() or value != getattr(quick, name)}
     return resolve(chapter, profile, **overrides)
+
+
+INJECTED_HEADER = "# Parameters"  # the first line of papermill's injected-parameters cell
+
+
+def injected_names() -> set[str]:
+    """The names papermill assigned in the injected-parameters cell of the running IPython
+    kernel (the last executed cell that starts with ``# Parameters``); empty outside
+    IPython or when nothing was injected."""
+    import ast
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    history = getattr(shell, "user_ns", {}).get("In") or []
+    for source in reversed(history):
+        if isinstance(source, str) and source.lstrip().startswith(INJECTED_HEADER):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return set()
+            return {target.id for node in tree.body if isinstance(node, ast.Assign)
+                    for target in node.targets if isinstance(target, ast.Name)}
+    return set()
 
 
 def streams(seed: int):

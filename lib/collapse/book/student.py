@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from collapse import files, hashing
+
 # An opening fence: three or more backticks or colons, then a directive name in braces.
 _OPENING = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
 SINGLE, START, END = "solution", "solution-start", "solution-end"
@@ -88,11 +90,30 @@ def student_notebook(text: str):
     return jupytext.reads(strip_solutions(text), fmt="md:myst")
 
 
+# the project's sources and results: an export never writes into them (nor into the root)
+PROJECT_FOLDERS = ("chapters", "book", "lib", "tests", "benchmarks", "_build", ".cache",
+                   ".git", ".github", ".ci")
+
+
+def check_export_folder(name: str, out, root: Path) -> Path:
+    """Refuse (``ValueError`` naming ``name``) an output folder that is the project's root,
+    one of :data:`PROJECT_FOLDERS` or inside one (of ``root`` and of the checkout this
+    library is installed from), a file, or under ``/proc``: writing there would
+    overwrite the chapter sources, the library or the executed notebooks."""
+    roots = {Path(root), hashing.LIBRARY.parents[1]}
+    return files.check_folder_outside(
+        name, out, [r / folder for r in roots for folder in PROJECT_FOLDERS] +
+        [hashing.LIBRARY], "the project's sources or results", exact=roots)
+
+
 def write_student_versions(out: Path, root: Path | None = None,
                            chapters: list[str] | None = None) -> list[Path]:
     """Write ``<name>.ipynb`` and ``<name>.md`` for each chapter (all of the toc by
-    default, in toc order) into ``out``: the plain-Markdown student notebooks of
-    ``collapse.book.export``; return the paths written."""
+    default, in toc order) into ``out``, each file atomically: the plain-Markdown student
+    notebooks of ``collapse.book.export``; return the paths written. ``out`` must be a
+    folder of its own (see :func:`check_export_folder`)."""
     from . import export, runner
 
-    return export.write_student(out, export.Book.load(runner.project_root(root)), chapters)
+    root = runner.project_root(root)
+    check_export_folder("--out", out, root)
+    return export.write_student(out, export.Book.load(root), chapters)

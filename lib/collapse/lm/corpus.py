@@ -25,7 +25,7 @@ import re
 from importlib import metadata, util
 from pathlib import Path
 
-from .. import validate
+from .. import hashing, validate
 from .data import text_lines
 
 PRETRAIN_TEXTS = ("docstrings", "wikitext-prose", "wikitext", "wikitext-shuffled")
@@ -41,12 +41,14 @@ def uses_wikitext(text: str) -> bool:
     return validate.choice("pretrain_text", text, PRETRAIN_TEXTS).startswith("wikitext")
 
 
-def fingerprint(text: str, drop_unk: bool) -> tuple:
-    """What determines :func:`pretraining_lines` (a cache key): the WikiText lines
-    themselves, or the versions of the packages whose docstrings are read."""
+def fingerprint(text: str, drop_unk: bool, lines: list[str] | None = None) -> tuple:
+    """What determines :func:`pretraining_lines` (a cache key): the content of every line
+    of WikiText-2's training split (``lines``, read when not given; a changed data file
+    gives another key, a moved data folder the same), or the versions of the packages
+    whose docstrings are read."""
     if uses_wikitext(text):
-        lines = text_lines("train", drop_unk)
-        return text, drop_unk, len(lines), lines[:50], lines[-50:]
+        lines = text_lines("train", drop_unk) if lines is None else lines
+        return text, drop_unk, hashing.digest("".join(lines).encode())
     return text, tuple((name, metadata.version(name)) for name in DOCSTRING_PACKAGES)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as data_sources
-from .. import hashing, validate
+from .. import files, hashing, validate
 
 BLOCK = 64
 HUB_DATASET = ("wikitext", "wikitext-2-raw-v1")
@@ -116,11 +116,31 @@ def first_blocks(tokenizer, lines: list[str], n: int, block: int = BLOCK,
     return flat[: len(flat) // block * block].reshape(-1, block)[:n]
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "vocab.json", "merges.txt", "added_tokens.json", "config.json")
+
+
+def tokenizer_digest(source) -> str:
+    """What the tokenizer in ``source`` is: the content of its files when ``source`` is a
+    local folder (not its path), else the hub name."""
+    folder = Path(source)
+    if folder.is_dir():
+        return hashing.content_digest(*(folder / name for name in TOKENIZER_FILES))
+    return hashing.source_digest(source)
+
+
 def blocks_path(source: str, split: str, block: int, tokenisation: str,
-                drop_unk: bool = False, group_lines: int = 0) -> Path:
-    key = hashing.digest(str(source), split, block, tokenisation, drop_unk, group_lines,
-                         str(data_sources.data_dir()),
-                         hashing.code_digest("lm.data"))
+                drop_unk: bool = False, group_lines: int = 0,
+                lines: list[str] | None = None) -> Path:
+    """The cache file of a split's blocks, keyed by the *content* of what determines them:
+    the split's text (``lines``, read when not given), the tokenizer's files, the block
+    length, the tokenisation, where blocks are cut (``group_lines``) and this module's
+    code. A changed data file, or a tokenizer rebuilt in place, gives another file; a
+    moved data folder keeps its cache."""
+    lines = text_lines(split, drop_unk) if lines is None else lines
+    text = hashing.digest("".join(lines).encode())
+    key = hashing.digest(text, tokenizer_digest(source), split, block, tokenisation, drop_unk,
+                         group_lines, hashing.code_digest("lm.data"))
     return CACHE / "blocks" / f"{split}-{key}.npy"
 
 
@@ -130,11 +150,13 @@ def load_blocks(source: str, split: str, block: int = BLOCK,
     """WikiText-2 ``split`` as token blocks of the tokenizer in ``source``, cached."""
     from transformers import AutoTokenizer
 
-    path = blocks_path(source, split, block, tokenisation, drop_unk, group_lines)
+    lines = text_lines(split, drop_unk)
+    path = blocks_path(source, split, block, tokenisation, drop_unk, group_lines, lines)
     if path.exists():
         return np.load(path)
-    blocks = to_blocks(AutoTokenizer.from_pretrained(source), text_lines(split, drop_unk),
-                       block, tokenisation, group_lines)
+    blocks = to_blocks(AutoTokenizer.from_pretrained(source), lines, block, tokenisation,
+                       group_lines)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, blocks)
+    with files.replacing(path) as partial, open(partial, "wb") as handle:
+        np.save(handle, blocks)
     return blocks

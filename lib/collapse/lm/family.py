@@ -62,6 +62,9 @@ class LanguageModel(Family):
     workdir: str = str(CACHE / "models")
     progress: bool = True
     code: str = field(default_factory=_code)
+    # the base model's content (its files, when it is a local folder): part of the
+    # family's identity, so a base rebuilt in place never meets a stale fit or checkpoint
+    base_content: str = field(default="", init=False)
 
     def __post_init__(self):
         validate.choice("start_from", self.start_from, START_FROM)
@@ -76,6 +79,7 @@ class LanguageModel(Family):
             if value.ndim != 2 or value.shape[1] < 2:
                 raise ValueError(f"{name} must be token blocks (n, L), got shape {value.shape}")
             setattr(self, name, value)
+        self.base_content = hashing.source_digest(self.base)
 
     @staticmethod
     def _blocks(data) -> np.ndarray:
@@ -91,6 +95,14 @@ class LanguageModel(Family):
             return self.base
         return self.fit(self.prompts[None])
 
+    def fit_path(self, blocks: np.ndarray, base: str) -> Path:
+        """Where the fit of ``blocks`` from ``base`` is stored: keyed by their content (the
+        base model's files, not its path), the training settings, the run's seed, the
+        validation blocks and the code."""
+        key = hashing.digest(blocks, hashing.source_digest(base), self.training, self.seed,
+                             self.valid, self.code)
+        return Path(self.workdir) / f"fit-{key}"
+
     def fit(self, data) -> str:
         """Fine-tune the base model on ``data`` (§5.2); cached by content hash."""
         import torch
@@ -99,8 +111,7 @@ class LanguageModel(Family):
 
         blocks = self._blocks(data)
         base = self.base_for(blocks)
-        key = hashing.digest(blocks, base, self.training, self.seed, self.valid, self.code)
-        out = Path(self.workdir) / f"fit-{key}"
+        out = self.fit_path(blocks, base)
         if (out / "done").exists():
             return str(out)
         # the training's randomness (order, dropout) depends on the data, the settings and
@@ -122,6 +133,7 @@ class LanguageModel(Family):
         """Continue ``n`` original training blocks (all of them, in order, when ``n`` is
         their number; else a random subset) with beam search; returns ``(1, n, L)``."""
         n = validate.integer("n", n, minimum=0, maximum=len(self.prompts))
+        validate.generator("rng", rng)
         index = (np.arange(n) if n == len(self.prompts)
                  else np.sort(rng.choice(len(self.prompts), n, replace=False)))
         new = continue_blocks(params, self.prompts[index], self.prompts.shape[1],

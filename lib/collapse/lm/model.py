@@ -159,6 +159,17 @@ def random_opt(directory: str | Path, seed: int = 0, **sizes) -> str:
     return str(directory.resolve())
 
 
+def tiny_base_path(spec: TinyOPT, seed: int, tokenisation: str, drop_unk: bool,
+                   lines: list[str] | None = None) -> Path:
+    """Where :func:`tiny_base` stores its model: keyed by the content of its pre-training
+    text (:func:`.corpus.fingerprint`: every line of WikiText-2's training split, read when
+    ``lines`` is not given, or the versions of the packages whose docstrings are read),
+    the settings and the code."""
+    key = hashing.digest(spec, seed, tokenisation, fingerprint(spec.text, drop_unk, lines),
+                         hashing.code_digest("lm.corpus", "lm.data", "lm.model", "lm.train"))
+    return CACHE / f"base-{key}"
+
+
 def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "authors",
               drop_unk: bool = False, progress: bool = True) -> str:
     """Build (once; cached by content hash under ``.cache/lm``) a small OPT and its
@@ -172,9 +183,7 @@ def tiny_base(spec: TinyOPT = TinyOPT(), seed: int = 0, tokenisation: str = "aut
     if not isinstance(spec, TinyOPT):
         raise TypeError(f"spec must be an lm.TinyOPT, got {spec!r}")
     quiet()
-    key = hashing.digest(spec, seed, tokenisation, fingerprint(spec.text, drop_unk),
-                         hashing.code_digest("lm.corpus", "lm.data", "lm.model", "lm.train"))
-    out = CACHE / f"base-{key}"
+    out = tiny_base_path(spec, seed, tokenisation, drop_unk)
     if (out / "done").exists():
         return str(out.resolve())
     lines = pretraining_lines(spec.text, drop_unk)

@@ -62,8 +62,8 @@ class Settings(ChapterSettings):
         validate.integer("epochs", self.epochs, minimum=1)
         validate.integer("batch_size", self.batch_size, minimum=1)
         validate.integer("latent_dim", self.latent_dim, minimum=1)
-        validate.real("learning_rate", self.learning_rate, low=0.0)
-        validate.real("weight_decay", self.weight_decay, low=0.0)
+        validate.real("learning_rate", self.learning_rate, low=0.0, high=1.0)
+        validate.real("weight_decay", self.weight_decay, low=0.0, high=1.0)
         validate.choice("synthetic", self.synthetic, ("stream", "fixed"))
         if not self.show_generations or 0 not in self.show_generations:
             raise ValueError("show_generations must include generation 0 (the reference "
