@@ -19,7 +19,6 @@ import numpy as np
 
 from collapse import data, validate
 
-
 # The command's process before any data: Python with numpy, scipy, pandas (and sklearn)
 # and this library (150 to 250 MB measured); torch's families add their own (see below).
 BASE = 300e6

@@ -17,7 +17,6 @@ import contextlib
 import difflib
 import hashlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -32,8 +31,15 @@ import yaml
 from collapse import checkpoint, files, hashing
 
 from . import memory, settings, stopping
-from .records import (data_digest, describe_failure, environment, read_record, seed_used,
-                      settings_used, write_execution_page)
+from .records import (
+    data_digest,
+    describe_failure,
+    environment,
+    read_record,
+    seed_used,
+    settings_used,
+    write_execution_page,
+)
 
 LIBRARY = Path(hashing.LIBRARY)
 # Start order of a parallel build when no earlier run recorded the chapters' times: the
