@@ -352,6 +352,27 @@ def test_settings_table_and_memory_estimate():
     assert bigger > paper  # fixed decoded sets are kept for every shown generation
 
 
+def test_training_trials_are_variants_of_the_current_quick_profile():
+    """The chapter's table of longer-training trials (benchmarks/vae_training_length.py)
+    is not stale: every row was recorded with the settings that the quick profile and the
+    row's overrides resolve to today (the `quick` row with none)."""
+    import json
+
+    trials = vae_chapter.training_trials()
+    assert trials.loc["quick", "settings"] == "{}"
+    for variant, row in trials.iterrows():
+        config = settings.resolve("vae", "quick", **json.loads(row["settings"]))
+        assert row["settings_digest"] == vae_chapter.generation0_digest(config), (
+            f"{variant}: recorded with other settings; re-run benchmarks/"
+            f"vae_training_length.py {variant} '{row['settings']}'")
+        assert row["image_epochs"] == config.n_train * config.epochs
+        assert 0.1 <= row["confidence_prior"] <= 1 and 0 <= row["tail"] <= 1
+    # the chapter's reading of them: in every trial, prior samples are read far less
+    # surely than reconstructions (a gap of 0.1 is over 10 standard errors of a mean
+    # confidence over 2,000 images, whose spread is at most 0.5)
+    assert (trials.confidence_reconstructed - trials.confidence_prior > 0.1).all()
+
+
 def test_a_stream_refuses_the_pool_rule_before_any_training():
     family = vae.VAE(synthetic="stream")
     images = np.zeros((1, 8, 8, 8), dtype=np.float32)

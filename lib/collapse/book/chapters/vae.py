@@ -3,12 +3,14 @@ paper's and the authors' settings beside them (:data:`REFERENCE`, rendered by
 :func:`collapse.book.settings.settings_table`), a peak-memory estimate, and what the
 chapter reads off the trained networks (latent spread, digit classes, image tiles)."""
 
+import dataclasses
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 
-from collapse import checkpoint, mnist, validate
+from collapse import checkpoint, hashing, mnist, validate
 from collapse.book.settings import ChapterSettings, listed
 from collapse.book.settings import resolve as resolve_settings
 from collapse.vae import VAE
@@ -241,3 +243,22 @@ def _class_columns(fractions: np.ndarray) -> dict[str, float]:
     positive = fractions[fractions > 0]
     return {"class_entropy_bits": float(-(positive * np.log2(positive)).sum()) + 0.0,
             **{f"digit {k}": float(f) for k, f in enumerate(fractions)}}
+
+
+def generation0_digest(settings: Settings) -> str:
+    """A hash of the settings that determine generation 0 and what the chapter measures of
+    it (not those of later generations or of the figures): keys the rows of
+    :func:`training_trials` to the profile they were run from."""
+    later = {"profile", "generations", "synthetic", "show_generations", "compare_generations"}
+    return hashing.digest("vae generation 0", {name: value for name, value
+                                               in dataclasses.asdict(settings).items()
+                                               if name not in later})
+
+
+def training_trials() -> pd.DataFrame:
+    """The recorded trials of ``benchmarks/vae_training_length.py`` (shipped with the
+    library as ``vae_training_length.csv``): generation 0 trained on more images, for more
+    epochs or at the authors' settings, one row per variant (a re-run variant replaces its
+    row), indexed by variant name."""
+    table = pd.read_csv(resources.files(__package__) / "vae_training_length.csv")
+    return table.drop_duplicates("variant", keep="last").set_index("variant")
