@@ -216,6 +216,24 @@ def test_a_moved_data_folder_keeps_its_cache_keys(inputs, tmp_path, monkeypatch)
     assert cache_keys(tokenizer, base) == before
 
 
+def test_a_record_shipped_with_the_library_is_part_of_the_chapters_key(tmp_path):
+    """A chapter that reads a CSV of measured trials from the library (the language-model
+    stand-ins, the VAE's training lengths) is re-executed when a row is added: the
+    chapters' key hashes every file of the library but compiled bytecode."""
+    library = tmp_path / "collapse"
+    (library / "book" / "__pycache__").mkdir(parents=True)
+    (library / "book" / "chapters.py").write_text("x = 1\n")
+    record = library / "book" / "trials.csv"
+    record.write_text("variant,value\nquick,1\n")
+    before = hashing.code_digest(library)
+    (library / "book" / "__pycache__" / "chapters.cpython-311.pyc").write_bytes(b"\0")
+    assert hashing.code_digest(library) == before  # bytecode is not content
+    record.write_text("variant,value\nquick,1\nlonger,2\n")
+    assert hashing.code_digest(library) != before
+    shipped = list((ROOT / "lib" / "collapse").rglob("*.csv"))
+    assert shipped and all(path in hashing._source_files(hashing.LIBRARY) for path in shipped)
+
+
 # ====================================================== settings applied, or refused
 
 

@@ -203,9 +203,13 @@ def derive_seed(*parts) -> int:
 def _source_files(thing) -> list[Path]:
     """The source files that define ``thing``: a library module name (``"lm.train"``), a
     module, a class (every class it inherits from), a function, or a directory (every
-    ``.py`` file in it)."""
+    file in it but compiled bytecode: the records shipped with the library, such as a
+    chapter's CSV of measured trials, determine results as the code does)."""
     if isinstance(thing, Path):
-        return sorted(thing.rglob("*.py")) if thing.is_dir() else [thing]
+        if not thing.is_dir():
+            return [thing]
+        return sorted(path for path in thing.rglob("*") if path.is_file()
+                      and "__pycache__" not in path.parts and path.suffix != ".pyc")
     if isinstance(thing, str):
         path = LIBRARY / (thing.replace(".", "/") + ".py")
         return [path if path.exists() else LIBRARY / thing.replace(".", "/") / "__init__.py"]
