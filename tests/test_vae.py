@@ -367,6 +367,10 @@ def test_training_trials_are_variants_of_the_current_quick_profile():
             f"vae_training_length.py {variant} '{row['settings']}'")
         assert row["image_epochs"] == config.n_train * config.epochs
         assert 0.1 <= row["confidence_prior"] <= 1 and 0 <= row["tail"] <= 1
+    # the chapter names one trial at the authors' scale
+    paper = settings.resolve("vae", "paper")
+    assert trials.loc["authors", ["n_train", "epochs", "batch_size", "learning_rate"]].tolist() \
+        == [paper.n_train, paper.epochs, paper.batch_size, paper.learning_rate]
     # the chapter's reading of them: in every trial, prior samples are read far less
     # surely than reconstructions (a gap of 0.1 is over 10 standard errors of a mean
     # confidence over 2,000 images, whose spread is at most 0.5)
