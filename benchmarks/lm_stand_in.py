@@ -18,7 +18,10 @@ reads it wherever it runs):
   blocks above the 95th percentile of the real blocks' perplexity under generation 0
   (0.05 for real text; the paper's long right tail makes it grow);
 * ``cpu_seconds``: processor time of the whole row on one thread (pre-training, both
-  chains, scoring), ``example``: a piece of the last generation's text (no penalty).
+  chains, scoring), ``example``: a piece of the last generation's text (no penalty);
+* ``settings_digest``: :func:`collapse.book.settings.record_digest` of the settings the row
+  ran with (a test checks it against what the ``quick`` profile and the row's overrides
+  resolve to today, so a changed profile cannot leave the chapter's table stale).
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def main() -> None:
            "penalty_ratio": round(float(test[PENALTY][last] / test[PLAIN][0]), 2),
            "tail": round(float(tail[PLAIN]), 3), "tail_penalty": round(float(tail[PENALTY]), 3),
            "cpu_seconds": round(time.process_time() - start),
-           "example": " ".join(example.split())[:160]}
+           "example": " ".join(example.split())[:160],
+           "settings_digest": settings.record_digest(config)}
     new = not OUT.exists()
     with open(OUT, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(row))

@@ -460,3 +460,20 @@ def test_fine_tuning_helps_the_quick_stand_in():
     zero_shot, gen0 = lm_chapter.fine_tuning_gain(lm_chapter.prepare(config, progress=False),
                                                   config)
     assert gen0 < 0.75 * zero_shot
+
+
+def test_stand_in_search_rows_are_variants_of_the_current_quick_profile():
+    """The chapter's "what we tried" table (benchmarks/lm_stand_in.py) is not stale: every
+    row ran with what the quick profile and the row's overrides resolve to today, and the
+    profile's own row (no overrides) is there."""
+    import json
+    from importlib import resources
+
+    search = pd.read_csv(resources.files("collapse.book.chapters") / "lm_stand_in.csv")
+    search = search.drop_duplicates("variant", keep="last")
+    assert "{}" in set(search.settings)
+    for row in search.itertuples():
+        config = settings.resolve("language_models", "quick", **json.loads(row.settings))
+        assert row.settings_digest == settings.record_digest(config), (
+            f"{row.variant}: recorded with other settings; re-run benchmarks/lm_stand_in.py "
+            f"{row.variant} '{row.settings}'")

@@ -3,15 +3,14 @@ paper's and the authors' settings beside them (:data:`REFERENCE`, rendered by
 :func:`collapse.book.settings.settings_table`), a peak-memory estimate, and what the
 chapter reads off the trained networks (latent spread, digit classes, image tiles)."""
 
-import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 import pandas as pd
 
-from collapse import checkpoint, hashing, mnist, validate
-from collapse.book.settings import ChapterSettings, listed
+from collapse import checkpoint, mnist, validate
+from collapse.book.settings import ChapterSettings, listed, record_digest
 from collapse.book.settings import resolve as resolve_settings
 from collapse.vae import VAE
 from collapse.vae_train import PRECISIONS
@@ -249,10 +248,8 @@ def generation0_digest(settings: Settings) -> str:
     """A hash of the settings that determine generation 0 and what the chapter measures of
     it (not those of later generations or of the figures): keys the rows of
     :func:`training_trials` to the profile they were run from."""
-    later = {"profile", "generations", "synthetic", "show_generations", "compare_generations"}
-    return hashing.digest("vae generation 0", {name: value for name, value
-                                               in dataclasses.asdict(settings).items()
-                                               if name not in later})
+    return record_digest(settings, ignore=("generations", "synthetic", "show_generations",
+                                           "compare_generations"))
 
 
 def training_trials() -> pd.DataFrame:
