@@ -19,14 +19,13 @@ reads it wherever it runs):
   (0.05 for real text; the paper's long right tail makes it grow);
 * ``cpu_seconds``: processor time of the whole row on one thread (pre-training, both
   chains, scoring), ``example``: a piece of the last generation's text (no penalty);
-* ``settings_digest``: :func:`collapse.book.settings.record_digest` of the settings the row
+* ``settings_digest``: :func:`collapse.book.trials.record_digest` of the settings the row
   ran with (a test checks it against what the ``quick`` profile and the row's overrides
   resolve to today, so a changed profile cannot leave the chapter's table stale).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse import loop
-from collapse.book import settings
+from collapse.book import settings, trials
 from collapse.book.chapters import language_models as lm_chapter
 
 OUT = (Path(__file__).resolve().parents[1] / "lib" / "collapse" / "book" / "chapters"
@@ -89,13 +88,8 @@ def main() -> None:
            "tail": round(float(tail[PLAIN]), 3), "tail_penalty": round(float(tail[PENALTY]), 3),
            "cpu_seconds": round(time.process_time() - start),
            "example": " ".join(example.split())[:160],
-           "settings_digest": settings.record_digest(config)}
-    new = not OUT.exists()
-    with open(OUT, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+           "settings_digest": trials.record_digest(config)}
+    trials.append(OUT, row)
     print(row)
 
 

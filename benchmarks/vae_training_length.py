@@ -25,7 +25,6 @@ chapter reads it wherever it runs):
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse import mnist
-from collapse.book import settings
+from collapse.book import settings, trials
 from collapse.book.chapters import vae as vae_chapter
 from collapse.vae import VAE
 
@@ -75,12 +74,7 @@ def main() -> None:
            "bce": round(params.bce[-1], 1), "kl": round(params.kl[-1], 1),
            "train_seconds": round(params.seconds), "date": time.strftime("%Y-%m-%d"),
            "settings_digest": vae_chapter.generation0_digest(config)}
-    new = not OUT.exists()
-    with open(OUT, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    trials.append(OUT, row)
     print(row)
 
 

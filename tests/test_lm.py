@@ -466,14 +466,9 @@ def test_stand_in_search_rows_are_variants_of_the_current_quick_profile():
     """The chapter's "what we tried" table (benchmarks/lm_stand_in.py) is not stale: every
     row ran with what the quick profile and the row's overrides resolve to today, and the
     profile's own row (no overrides) is there."""
-    import json
-    from importlib import resources
+    from collapse.book import trials
 
-    search = pd.read_csv(resources.files("collapse.book.chapters") / "lm_stand_in.csv")
-    search = search.drop_duplicates("variant", keep="last")
+    search = trials.read("lm_stand_in.csv")
     assert "{}" in set(search.settings)
-    for row in search.itertuples():
-        config = settings.resolve("language_models", "quick", **json.loads(row.settings))
-        assert row.settings_digest == settings.record_digest(config), (
-            f"{row.variant}: recorded with other settings; re-run benchmarks/lm_stand_in.py "
-            f"{row.variant} '{row.settings}'")
+    assert trials.stale(search, "language_models") == [], (
+        "recorded with other settings; re-run benchmarks/lm_stand_in.py for these")

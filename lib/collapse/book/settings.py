@@ -200,18 +200,6 @@ def resolve(chapter: str, profile: str = "quick", **overrides) -> ChapterSetting
     return cls(profile=profile, **values)
 
 
-def record_digest(settings: ChapterSettings, ignore=()) -> str:
-    """A hash of resolved ``settings`` (but ``profile`` and the names in ``ignore``): keys a
-    row of a record that a benchmark appends and a chapter reads (e.g. the language-model
-    stand-ins), so that a test can tell a row run with other settings from a current one."""
-    from collapse import hashing
-
-    skipped = {"profile", *ignore}
-    return hashing.digest(type(settings).__name__, type(settings).__module__,
-                          {name: value for name, value in dataclasses.asdict(settings).items()
-                           if name not in skipped})
-
-
 def resolve_cell(chapter: str, profile: str = "quick", parameters_set=None,
                  **values) -> ChapterSettings:
     """:func:`resolve` for a parameters cell that shows the ``quick`` profile's literal

@@ -4,14 +4,14 @@ paper's and the authors' settings beside them (:data:`REFERENCE`, rendered by
 chapter reads off the trained networks (latent spread, digit classes, image tiles)."""
 
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from collapse import checkpoint, mnist, validate
-from collapse.book.settings import ChapterSettings, listed, record_digest
+from collapse.book.settings import ChapterSettings, listed
 from collapse.book.settings import resolve as resolve_settings
+from collapse.book.trials import record_digest
 from collapse.vae import VAE
 from collapse.vae_train import PRECISIONS
 
@@ -246,16 +246,8 @@ def _class_columns(fractions: np.ndarray) -> dict[str, float]:
 
 def generation0_digest(settings: Settings) -> str:
     """A hash of the settings that determine generation 0 and what the chapter measures of
-    it (not those of later generations or of the figures): keys the rows of
-    :func:`training_trials` to the profile they were run from."""
+    it (not those of later generations or of the figures): keys the rows of the record
+    ``vae_training_length.csv`` (:mod:`collapse.book.trials`) to the profile they ran from."""
     return record_digest(settings, ignore=("generations", "synthetic", "show_generations",
                                            "compare_generations"))
 
-
-def training_trials() -> pd.DataFrame:
-    """The recorded trials of ``benchmarks/vae_training_length.py`` (shipped with the
-    library as ``vae_training_length.csv``): generation 0 trained on more images, for more
-    epochs or at the authors' settings, one row per variant (a re-run variant replaces its
-    row), indexed by variant name."""
-    table = pd.read_csv(resources.files(__package__) / "vae_training_length.csv")
-    return table.drop_duplicates("variant", keep="last").set_index("variant")

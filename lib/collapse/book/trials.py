@@ -1,0 +1,58 @@
+"""Records of measured trials that chapters read: a script in ``benchmarks/`` runs one
+variant of a chapter's ``quick`` profile and appends a row; the chapter shows the table
+and glues its numbers from it. The records ship with the library
+(``collapse/book/chapters/*.csv``): the language-model stand-ins (``lm_stand_in.csv``,
+``benchmarks/lm_stand_in.py``) and the VAE's training lengths
+(``vae_training_length.csv``, ``benchmarks/vae_training_length.py``).
+
+A row names its ``variant``, its overrides of the ``quick`` profile (``settings``, JSON)
+and the digest of the settings it ran with (``settings_digest``, :func:`record_digest`),
+so that :func:`stale` can tell a row of an older profile from a current one.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from importlib import resources
+
+import pandas as pd
+
+from collapse import hashing
+from collapse.book import settings as book_settings
+
+
+def record_digest(settings, ignore=()) -> str:
+    """A hash of resolved chapter ``settings`` but ``profile`` and the names in ``ignore``
+    (settings that do not change what the trial measures)."""
+    skipped = {"profile", *ignore}
+    return hashing.digest(type(settings).__name__, type(settings).__module__,
+                          {name: value for name, value in dataclasses.asdict(settings).items()
+                           if name not in skipped})
+
+
+def read(filename: str) -> pd.DataFrame:
+    """The record ``filename`` as shipped with the library, one row per variant (a re-run
+    variant replaces its earlier row), indexed by variant name, in the order first run."""
+    table = pd.read_csv(resources.files("collapse.book.chapters") / filename)
+    return table.drop_duplicates("variant", keep="last").set_index("variant")
+
+
+def append(path: str | os.PathLike, row: dict) -> None:
+    """Append ``row`` to the record at ``path`` (with a header if the file is new)."""
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def stale(table: pd.DataFrame, chapter: str, digest=record_digest) -> list[str]:
+    """The variants of ``table`` (from :func:`read`) whose ``settings_digest`` is not the
+    ``digest`` of what the ``quick`` profile and the row's overrides resolve to today."""
+    return [variant for variant, row in table.iterrows()
+            if row["settings_digest"] != digest(book_settings.resolve(
+                chapter, "quick", **json.loads(row["settings"])))]
