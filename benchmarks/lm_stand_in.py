@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from collapse import loop
-from collapse.book import settings, trials
+from collapse.book import trials
 from collapse.book.chapters import language_models as lm_chapter
 
 OUT = (Path(__file__).resolve().parents[1] / "lib" / "collapse" / "book" / "chapters"
@@ -53,11 +52,11 @@ def chain(setup, config, name, run):
 
 
 def main() -> None:
+    name, overrides, config = trials.variant_from_command_line(
+        "language_models", __doc__.splitlines()[0])
     import torch
 
     torch.set_num_threads(1)  # as the book runner gives each chapter
-    name, overrides = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
-    config = settings.resolve("language_models", "quick", **overrides)
     here, start = os.getcwd(), time.process_time()
     with tempfile.TemporaryDirectory() as scratch:
         os.chdir(scratch)  # a fresh cache: each variant pre-trains its own base

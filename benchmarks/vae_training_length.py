@@ -26,14 +26,13 @@ chapter reads it wherever it runs):
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from collapse import mnist
-from collapse.book import settings, trials
+from collapse.book import trials
 from collapse.book.chapters import vae as vae_chapter
 from collapse.vae import VAE
 
@@ -42,11 +41,11 @@ OUT = (Path(__file__).resolve().parents[1] / "lib" / "collapse" / "book" / "chap
 
 
 def main() -> None:
+    name, overrides, config = trials.variant_from_command_line(
+        "vae", __doc__.splitlines()[0])
     import torch
 
     torch.set_num_threads(1)  # as the book runner gives each chapter
-    name, overrides = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
-    config = settings.resolve("vae", "quick", **overrides)
     family, real = vae_chapter.family_and_data(config, np.random.default_rng(config.seed),
                                                fit_cache=None)
     params = family.fit(real)

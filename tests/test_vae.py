@@ -378,6 +378,25 @@ def test_training_trials_are_variants_of_the_current_quick_profile():
     assert (trials.confidence_reconstructed - trials.confidence_prior > 0.1).all()
 
 
+@pytest.mark.parametrize("argv, message", [
+    ([], "required: name"),
+    (["x", "{bad"], "are not JSON"),
+    (["x", "[1]"], "must be a JSON object"),
+    (["x", '{"epochs": -1}'], "epochs must be >= 1"),
+    (["x", '{"epoch": 3}'], "unknown parameter 'epoch'"),
+])
+def test_a_trial_script_refuses_bad_arguments_before_any_compute(argv, message, capsys):
+    from collapse.book import trials
+
+    with pytest.raises(SystemExit) as stop:
+        trials.variant_from_command_line("vae", "a trial", argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+    name, overrides, config = trials.variant_from_command_line("vae", "a trial",
+                                                               ["longer", '{"epochs": 12}'])
+    assert (name, overrides, config.epochs, config.n_train) == ("longer", {"epochs": 12}, 12,
+                                                                 3000)
+
+
 def test_a_stream_refuses_the_pool_rule_before_any_training():
     family = vae.VAE(synthetic="stream")
     images = np.zeros((1, 8, 8, 8), dtype=np.float32)

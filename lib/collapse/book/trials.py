@@ -12,6 +12,7 @@ so that :func:`stale` can tell a row of an older profile from a current one.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import dataclasses
 import json
@@ -22,6 +23,29 @@ import pandas as pd
 
 from collapse import hashing
 from collapse.book import settings as book_settings
+
+
+def variant_from_command_line(chapter: str, description: str, argv=None):
+    """``NAME ['JSON']`` of a trial script: the variant's name, its overrides of the
+    ``quick`` profile and the settings they resolve to; a usage message naming the fault
+    (not JSON, not an object, a parameter out of range) before any compute."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("name", help="the variant's name (a re-run replaces its row)")
+    parser.add_argument("overrides", nargs="?", default="{}",
+                        help="JSON object of settings that differ from the quick profile, "
+                             "e.g. '{\"epochs\": 12}'")
+    args = parser.parse_args(argv)
+    try:
+        overrides = json.loads(args.overrides)
+    except json.JSONDecodeError as error:
+        parser.error(f"overrides {args.overrides!r} are not JSON ({error})")
+    if not isinstance(overrides, dict):
+        parser.error(f"overrides must be a JSON object, got {args.overrides!r}")
+    try:
+        config = book_settings.resolve(chapter, "quick", **overrides)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    return args.name, overrides, config
 
 
 def record_digest(settings, ignore=()) -> str:
